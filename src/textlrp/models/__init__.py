@@ -1,0 +1,35 @@
+"""Models: the (bi-)LSTM classifier, its vocabulary, the bundled SST model and importers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textlrp.errors import ModelError
+from textlrp.models.arras2017 import load_arras2017
+from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
+from textlrp.models.vocab import Vocabulary
+
+BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "sst_bilstm.pt"
+
+
+def load_model(path: str | Path | None = None) -> LSTMClassifier:
+    """Load a saved model; without a path, the SST bi-LSTM bundled with the package."""
+    if path is None:
+        if not BUNDLED_MODEL.is_file():
+            raise ModelError(
+                f"the bundled model {BUNDLED_MODEL} is missing; reinstall textlrp or pass a "
+                "model path (train one with `textlrp train sst`)"
+            )
+        path = BUNDLED_MODEL
+    return LSTMClassifier.load(path)
+
+
+__all__ = [
+    "BUNDLED_MODEL",
+    "ClassifierConfig",
+    "LSTMClassifier",
+    "Vocabulary",
+    "check_finite_weights",
+    "load_arras2017",
+    "load_model",
+]

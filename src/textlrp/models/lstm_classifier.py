@@ -1,0 +1,136 @@
+"""The papers' model family: embedding -> (bi-)LSTM -> linear read-out of the final states."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from textlrp.errors import InputError, ModelError
+from textlrp.models.vocab import Vocabulary
+
+FILE_FORMAT = "textlrp-model"
+FILE_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierConfig:
+    """Architecture hyper-parameters, stored with the weights."""
+
+    embedding_dim: int = 60
+    hidden_size: int = 60
+    num_layers: int = 1
+    bidirectional: bool = True
+    output_bias: bool = False
+
+
+class LSTMClassifier(nn.Module):
+    """``nn.Embedding`` -> ``nn.LSTM`` -> ``nn.Linear`` on the last hidden state of each direction.
+
+    The forward encoder's state after the last real token and the backward encoder's state
+    after the first token are concatenated ``[forward, backward]`` and mapped to one score per
+    class. Inputs are right-padded index batches with their lengths.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        class_names: Sequence[str],
+        config: ClassifierConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.class_names = list(class_names)
+        self.config = config or ClassifierConfig()
+        cfg = self.config
+        if len(self.class_names) < 2:
+            raise InputError("a classifier needs at least two class names")
+        self.embedding = nn.Embedding(len(vocab), cfg.embedding_dim, padding_idx=vocab.pad_index)
+        self.lstm = nn.LSTM(
+            cfg.embedding_dim,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            bidirectional=cfg.bidirectional,
+            batch_first=True,
+        )
+        self.output = nn.Linear(
+            cfg.hidden_size * self.num_directions, len(self.class_names), bias=cfg.output_bias
+        )
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.config.bidirectional else 1
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def final_states(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Top-layer final hidden state per direction, concatenated: (B, directions * d)."""
+        packed = pack_padded_sequence(
+            embedded, lengths.detach().cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, (h_n, _) = self.lstm(packed)
+        top = h_n[-self.num_directions :]  # (directions, B, d), forward first
+        return torch.cat(list(top), dim=-1)
+
+    def forward_embedded(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Class scores (B, C) from embedded inputs (B, T, e); used by gradient methods."""
+        return self.output(self.final_states(embedded, lengths))
+
+    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Class scores (B, C) from right-padded token indices (B, T)."""
+        return self.forward_embedded(self.embedding(token_ids), lengths)
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> None:
+        """Write architecture, vocabulary, class names and weights to one file."""
+        payload = {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "config": dataclasses.asdict(self.config),
+            "vocab": self.vocab.to_list(),
+            "lowercase": self.vocab.lowercase,
+            "class_names": self.class_names,
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+        torch.save(payload, str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> LSTMClassifier:
+        """Read a file written by :meth:`save`; raises :class:`ModelError` with a hint otherwise."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path} (give the path to a saved .pt model)")
+        try:
+            payload = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
+            raise ModelError(
+                f"could not read model file {path}: {exc.__class__.__name__}; "
+                "expected a file written by LSTMClassifier.save or `textlrp train`"
+            ) from None
+        if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
+            raise ModelError(f"{path} is not a textlrp model file (written by LSTMClassifier.save)")
+        vocab = Vocabulary.from_list(payload["vocab"], lowercase=payload.get("lowercase", True))
+        model = cls(vocab, payload["class_names"], ClassifierConfig(**payload["config"]))
+        try:
+            model.load_state_dict(payload["state_dict"])
+        except RuntimeError as exc:
+            raise ModelError(f"weights in {path} do not fit its architecture: {exc}") from None
+        check_finite_weights(model, source=str(path))
+        model.eval()
+        return model
+
+
+def check_finite_weights(model: nn.Module, source: str = "model") -> None:
+    """Raise :class:`ModelError` naming the first parameter holding NaN or inf."""
+    for name, param in model.named_parameters():
+        if not torch.isfinite(param).all():
+            raise ModelError(
+                f"{source}: parameter '{name}' contains NaN or inf values; "
+                "retrain or re-export the model"
+            )

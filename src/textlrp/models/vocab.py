@@ -1,0 +1,61 @@
+"""Word vocabulary: token <-> index, with padding and unknown-word tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from textlrp.errors import InputError
+
+PAD = "<pad>"
+UNK = "<unk>"
+
+
+class Vocabulary:
+    """Maps (lower-cased) tokens to embedding rows.
+
+    Index 0 is always the padding token and index 1 the unknown-word token, so a model's
+    embedding matrix has ``len(vocab)`` rows and padded batches can use 0 everywhere.
+    """
+
+    def __init__(self, words: Iterable[str], lowercase: bool = True) -> None:
+        self.lowercase = lowercase
+        self.itos: list[str] = [PAD, UNK]
+        self.stoi: dict[str, int] = {PAD: 0, UNK: 1}
+        for word in words:
+            key = word.lower() if lowercase else word
+            if key not in self.stoi:
+                self.stoi[key] = len(self.itos)
+                self.itos.append(key)
+
+    pad_index = 0
+    unk_index = 1
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return self.normalize(token) in self.stoi
+
+    def normalize(self, token: str) -> str:
+        return token.lower() if self.lowercase else token
+
+    def index(self, token: str) -> int:
+        """The row of ``token``, or the unknown-word row."""
+        return self.stoi.get(self.normalize(token), self.unk_index)
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        return [self.index(t) for t in tokens]
+
+    def is_known(self, token: str) -> bool:
+        return self.normalize(token) in self.stoi and self.normalize(token) not in (PAD, UNK)
+
+    def to_list(self) -> list[str]:
+        """Words without the two special tokens, in index order (for saving)."""
+        return self.itos[2:]
+
+    @classmethod
+    def from_list(cls, words: Sequence[str], lowercase: bool = True) -> Vocabulary:
+        vocab = cls(words, lowercase=lowercase)
+        if len(vocab) != len(words) + 2:
+            raise InputError("vocabulary words must be unique after normalization")
+        return vocab
