@@ -18,14 +18,29 @@ from textlrp.lrp.sequence import length_mask, reverse_padded
 
 @dataclasses.dataclass
 class ClassifierTrace:
-    """Recorded forward pass of the classifier over a padded batch."""
+    """Recorded forward pass of the classifier over a padded batch.
 
-    embedded: torch.Tensor  # (B, T, e)
-    lengths: torch.Tensor  # (B,)
-    mask: torch.Tensor  # (B, T)
+    Internally the batch is sorted by decreasing length (``order``); ``scores`` and every
+    result handed out are in the caller's order.
+    """
+
+    order: torch.Tensor  # (B,) sorted position -> caller's position
+    embedded: torch.Tensor  # (B, T, e), sorted
+    lengths: torch.Tensor  # (B,), sorted
     layers: list[list[tuple[LSTMWeights, LSTMTrace]]]  # [layer][direction]
-    readout_input: torch.Tensor  # (B, directions * d)
-    scores: torch.Tensor  # (B, C)
+    readout_input: torch.Tensor  # (B, directions * d), sorted
+    sorted_scores: torch.Tensor  # (B, C), sorted
+
+    @property
+    def scores(self) -> torch.Tensor:
+        return unsort(self.sorted_scores, self.order)
+
+
+def unsort(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Rows of a length-sorted tensor back in the caller's order."""
+    result = torch.empty_like(tensor)
+    result[order.to(tensor.device)] = tensor
+    return result
 
 
 @dataclasses.dataclass
@@ -48,7 +63,10 @@ def trace_classifier(
 ) -> ClassifierTrace:
     """Forward pass of ``model`` in ``dtype``, recording every activation LRP needs."""
     device = model.embedding.weight.device
-    token_ids = token_ids.to(device)
+    lengths = lengths.cpu()
+    order = torch.argsort(lengths, descending=True, stable=True)
+    lengths = lengths[order]
+    token_ids = token_ids.to(device)[order.to(device)]
     mask = length_mask(lengths, token_ids.shape[1], device)
     embedded = torch.nn.functional.embedding(token_ids, model.embedding.weight.detach().to(dtype))
     embedded = torch.where(mask[..., None], embedded, 0.0)
@@ -63,7 +81,7 @@ def trace_classifier(
             weights = LSTMWeights.from_module(lstm, layer, reverse=direction == 1, dtype=dtype)
             reverse = direction == 1
             x = reverse_padded(layer_input, lengths) if reverse else layer_input
-            trace = lstm_forward(weights, x, mask)
+            trace = lstm_forward(weights, x, lengths)
             per_direction.append((weights, trace))
             out = reverse_padded(trace.outputs, lengths) if reverse else trace.outputs
             outputs.append(out)
@@ -73,7 +91,7 @@ def trace_classifier(
     scores = readout_input @ model.output.weight.detach().to(dtype).T
     if model.output.bias is not None:
         scores = scores + model.output.bias.detach().to(dtype)
-    return ClassifierTrace(embedded, lengths, mask, layers, readout_input, scores)
+    return ClassifierTrace(order, embedded, lengths, layers, readout_input, scores)
 
 
 def classifier_relevance(
@@ -85,34 +103,37 @@ def classifier_relevance(
     product_rule: str = "all",
 ) -> LRPResult:
     """Relevance of every input dimension for the score of ``targets[b]`` in sentence ``b``."""
-    dtype = trace.scores.dtype
-    targets = targets.to(trace.scores.device)
-    start = torch.zeros_like(trace.scores)
-    start.scatter_(1, targets[:, None], trace.scores.gather(1, targets[:, None]))
+    scores = trace.sorted_scores
+    dtype = scores.dtype
+    targets = targets.to(scores.device)[trace.order.to(scores.device)]
+    start = torch.zeros_like(scores)
+    start.scatter_(1, targets[:, None], scores.gather(1, targets[:, None]))
     weight = model.output.weight.detach().to(dtype)
     bias = 0.0 if model.output.bias is None else model.output.bias.detach().to(dtype)
     n_readout = trace.readout_input.shape[1]
     r_readout = eps_rule(
-        trace.readout_input, weight, bias, trace.scores, start, n_readout, eps, bias_factor
+        trace.readout_input, weight, bias, scores, start, n_readout, eps, bias_factor
     )
-    output_bias = torch.zeros_like(trace.scores[:, 0])
+    output_bias = torch.zeros_like(scores[:, 0])
     if model.output.bias is not None:
         # The bias's own share b_c / (z_c + ε sign z_c) · R_c, of which δ was handed down.
-        z = trace.scores.gather(1, targets[:, None])[:, 0]
+        z = scores.gather(1, targets[:, None])[:, 0]
         b = bias.gather(0, targets)
         output_bias = (1.0 - bias_factor) * b / (z + signed_eps(z, eps)) * z
 
-    batch, steps = trace.mask.shape
+    batch, steps = trace.embedded.shape[:2]
     directions = len(trace.layers[-1])
     d = trace.layers[-1][0][0].hidden_size
-    # Relevance on every output h_t of each top-layer direction: only the final state gets some.
+    # Relevance on every output h_t of each top-layer direction: only the final state, at each
+    # sentence's last step, gets some.
+    last = (trace.lengths - 1).to(scores.device)[:, None, None].expand(-1, 1, d)
     incoming = []
     for direction in range(directions):
         r = trace.embedded.new_zeros(batch, steps, d)
-        r[:, -1] = r_readout[:, direction * d : (direction + 1) * d]
+        r.scatter_(1, last, r_readout[:, None, direction * d : (direction + 1) * d])
         incoming.append(r)
 
-    initial_state = torch.zeros_like(trace.scores[:, 0])
+    initial_state = torch.zeros_like(scores[:, 0])
     for layer in range(len(trace.layers) - 1, -1, -1):
         to_inputs = []
         for direction, (weights, layer_trace) in enumerate(trace.layers[layer]):
@@ -131,4 +152,9 @@ def classifier_relevance(
         for direction in range(directions):
             part = total[..., direction * d : (direction + 1) * d]
             incoming.append(reverse_padded(part, trace.lengths) if direction == 1 else part)
-    return LRPResult(by_direction, initial_state, output_bias, trace.scores)
+    return LRPResult(
+        unsort(by_direction, trace.order),
+        unsort(initial_state, trace.order),
+        unsort(output_bias, trace.order),
+        trace.scores,
+    )

@@ -1,8 +1,10 @@
 """LRP through one LSTM layer in one direction, for a right-padded batch (spec §3–4).
 
-The forward pass records every activation the relevance pass needs; at padded steps (mask
-False) the state is carried over unchanged, so the state at the last index is each sentence's
-final state, and the relevance pass hands relevance through padded steps untouched.
+Batches are sorted by decreasing length, so at step t the sentences still running are the
+first ``active[t]`` rows: each step works on that slice only (the packed-sequence idea), and
+nothing is computed for padding. Everything that does not depend on the recurrence (input
+projections, gate activations, ε-stabilized denominators, the input relevance) is computed
+for all time steps at once outside the loops.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import dataclasses
 
 import torch
 
-from textlrp.lrp.rules import eps_rule, product_split
+from textlrp.lrp.rules import eps_messages, product_split, signed_eps
 
 # Row blocks of PyTorch's stacked gate weights (nn.LSTM orders the gates i, f, g, o).
 GATE_I, GATE_F, GATE_G, GATE_O = 0, 1, 2, 3
@@ -38,24 +40,33 @@ class LSTMWeights:
         cls, lstm: torch.nn.LSTM, layer: int, reverse: bool, dtype: torch.dtype
     ) -> LSTMWeights:
         suffix = f"_l{layer}" + ("_reverse" if reverse else "")
-        bias = torch.zeros(4 * lstm.hidden_size, dtype=dtype, device=lstm.weight_ih_l0.device)
+        w_ih = getattr(lstm, "weight_ih" + suffix).detach().to(dtype)
+        bias = w_ih.new_zeros(w_ih.shape[0])
         if lstm.bias:
-            bias = getattr(lstm, "bias_ih" + suffix).to(dtype) + getattr(
+            bias = getattr(lstm, "bias_ih" + suffix).detach().to(dtype) + getattr(
                 lstm, "bias_hh" + suffix
-            ).to(dtype)
-        return cls(
-            getattr(lstm, "weight_ih" + suffix).detach().to(dtype),
-            getattr(lstm, "weight_hh" + suffix).detach().to(dtype),
-            bias.detach(),
-        )
+            ).detach().to(dtype)
+        return cls(w_ih, getattr(lstm, "weight_hh" + suffix).detach().to(dtype), bias)
+
+
+def active_counts(lengths: torch.Tensor, steps: int) -> list[int]:
+    """Rows still running at each step, for lengths sorted in decreasing order."""
+    lengths = lengths.cpu()
+    if bool((lengths[1:] > lengths[:-1]).any()):
+        raise ValueError("the batch must be sorted by decreasing length")
+    return [int((lengths > t).sum()) for t in range(steps)]
 
 
 @dataclasses.dataclass
 class LSTMTrace:
-    """Activations of one forward pass; states carry an extra leading step for h_0, c_0."""
+    """Activations of one forward pass; states carry an extra leading step for h_0, c_0.
+
+    Rows past a sentence's end hold zeros.
+    """
 
     x: torch.Tensor  # (B, T, I)
-    mask: torch.Tensor  # (B, T) bool
+    lengths: torch.Tensor  # (B,) sorted in decreasing order
+    active: list[int]  # rows running at each step
     pre: torch.Tensor  # (B, T, 4d) gate pre-activations
     gates: torch.Tensor  # (B, T, 4, d) activations i, f, g, o
     h: torch.Tensor  # (B, T+1, d), h[:, 0] = h_0 = 0
@@ -63,36 +74,38 @@ class LSTMTrace:
 
     @property
     def final_hidden(self) -> torch.Tensor:
-        return self.h[:, -1]
+        """Each sentence's hidden state after its last token (B, d)."""
+        index = self.lengths.to(self.h.device)[:, None, None].expand(-1, 1, self.h.shape[2])
+        return self.h.gather(1, index)[:, 0]
 
     @property
     def outputs(self) -> torch.Tensor:
-        """Hidden state after each step (B, T, d); carried-over values at padding."""
+        """Hidden state after each step (B, T, d), zero on padding."""
         return self.h[:, 1:]
 
 
-def lstm_forward(weights: LSTMWeights, x: torch.Tensor, mask: torch.Tensor) -> LSTMTrace:
-    """Run the LSTM over a right-padded batch, recording all activations."""
+def lstm_forward(weights: LSTMWeights, x: torch.Tensor, lengths: torch.Tensor) -> LSTMTrace:
+    """Run the LSTM over a right-padded, length-sorted batch, recording all activations."""
     batch, steps, _ = x.shape
     d = weights.hidden_size
-    input_part = x @ weights.w_ih.T + weights.bias  # one matmul for all time steps
+    active = active_counts(lengths, steps)
+    input_part = torch.addmm(weights.bias, x.reshape(-1, x.shape[2]), weights.w_ih.T)
+    input_part = input_part.view(batch, steps, 4 * d)
     h = x.new_zeros(batch, steps + 1, d)
     c = x.new_zeros(batch, steps + 1, d)
-    pre = x.new_empty(batch, steps, 4 * d)
-    gates = x.new_empty(batch, steps, 4, d)
-    for t in range(steps):
-        z = input_part[:, t] + h[:, t] @ weights.w_hh.T
-        pre[:, t] = z
-        zi, zf, zg, zo = z.view(batch, 4, d).unbind(1)
-        i, f, o = torch.sigmoid(zi), torch.sigmoid(zf), torch.sigmoid(zo)
-        g = torch.tanh(zg)
-        gates[:, t] = torch.stack((i, f, g, o), dim=1)
-        c_new = f * c[:, t] + i * g
-        h_new = o * torch.tanh(c_new)
-        keep = mask[:, t, None]
-        c[:, t + 1] = torch.where(keep, c_new, c[:, t])
-        h[:, t + 1] = torch.where(keep, h_new, h[:, t])
-    return LSTMTrace(x, mask, pre, gates, h, c)
+    w_hh_t = weights.w_hh.T
+    for t, n in enumerate(active):
+        z = torch.addmm(input_part[:n, t], h[:n, t], w_hh_t)
+        sig = torch.sigmoid(z).view(n, 4, d)  # i, f, o used; the g block is replaced by tanh
+        g = torch.tanh(z[:, GATE_G * d : (GATE_G + 1) * d])
+        c_new = torch.addcmul(sig[:, GATE_F] * c[:n, t], sig[:, GATE_I], g)
+        c[:n, t + 1] = c_new
+        h[:n, t + 1] = sig[:, GATE_O] * torch.tanh(c_new)
+    # The pre-activations again, for all steps at once (the same sums as in the loop).
+    pre = input_part + (h[:, :-1].reshape(-1, d) @ w_hh_t).view(batch, steps, 4 * d)
+    gates = torch.sigmoid(pre).view(batch, steps, 4, d)
+    gates[:, :, GATE_G] = torch.tanh(pre.view(batch, steps, 4, d)[:, :, GATE_G])
+    return LSTMTrace(x, lengths, active, pre, gates, h, c)
 
 
 @dataclasses.dataclass
@@ -112,45 +125,64 @@ def lstm_relevance(
     bias_factor: float,
     product_rule: str = "all",
 ) -> LSTMRelevance:
-    """Propagate relevance from the hidden states to inputs and initial state.
+    """Propagate relevance from the hidden states to the inputs and the initial state.
 
     ``hidden_relevance`` (B, T, d) is the relevance arriving on each output h_t (from the
-    read-out at the last index, or from the layer above at every step).
+    read-out at each sentence's last step, or from the layer above at every step).
     """
     batch, steps, _ = trace.x.shape
     d = weights.hidden_size
     n_gate_inputs = d + weights.input_size
     n_cell_terms = 2 * d
-    # LRP-all sends relevance only through g; other rules through all four gates.
-    rows = (
-        slice(GATE_G * d, (GATE_G + 1) * d) if product_rule == "all" else slice(0, 4 * d)
-    )
+    # LRP-all sends relevance only through g; the other rules through all four gates.
+    rows = slice(GATE_G * d, (GATE_G + 1) * d) if product_rule == "all" else slice(0, 4 * d)
     w_ih, w_hh, bias = weights.w_ih[rows], weights.w_hh[rows], weights.bias[rows]
+
+    # Everything but the recurrence, for all steps at once.
+    i, f, g, o = trace.gates.unbind(2)
+    c_t, c_prev = trace.c[:, 1:], trace.c[:, :-1]
+    cell_stabilizer = signed_eps(c_t, eps)
+    cell_denominator = c_t + cell_stabilizer
+    forget_term, input_term = f * c_prev, i * g
     pre = trace.pre[..., rows]
+    pre_stabilizer = signed_eps(pre, eps)
+    pre_denominator = pre + pre_stabilizer
+    bias_and_stabilizer = bias + pre_stabilizer
+    tanh_c = torch.tanh(c_t)
+    cell_share = bias_factor / n_cell_terms
 
     r_h = hidden_relevance.new_zeros(batch, d)
     r_c = hidden_relevance.new_zeros(batch, d)
-    gate_relevance = hidden_relevance.new_zeros(batch, steps, w_ih.shape[0])
+    gate_scaled = hidden_relevance.new_zeros(batch, steps, w_ih.shape[0])
     for t in range(steps - 1, -1, -1):
-        r_h = r_h + hidden_relevance[:, t]
-        i, f, g, o = trace.gates[:, t].unbind(1)
-        c_prev, c_t = trace.c[:, t], trace.c[:, t + 1]
-        r_o, r_tanh_c = product_split(o, torch.tanh(c_t), r_h, product_rule, eps)
-        r_cell = r_c + r_tanh_c
-        forget_term, input_term = f * c_prev, i * g
-        r_forget_term = eps_rule(forget_term, None, 0.0, c_t, r_cell, n_cell_terms, eps, bias_factor)
-        r_input_term = eps_rule(input_term, None, 0.0, c_t, r_cell, n_cell_terms, eps, bias_factor)
-        r_f, r_c_prev = product_split(f, c_prev, r_forget_term, product_rule, eps)
-        r_i, r_g = product_split(i, g, r_input_term, product_rule, eps)
-        r_pre = r_g if product_rule == "all" else torch.cat((r_i, r_f, r_g, r_o), dim=-1)
-        r_h_prev = eps_rule(
-            trace.h[:, t], w_hh, bias, pre[:, t], r_pre, n_gate_inputs, eps, bias_factor
+        n = trace.active[t]
+        rh = r_h[:n] + hidden_relevance[:n, t]
+        if product_rule == "all":
+            r_cell = r_c[:n] + rh  # o is a gate: all of R(h_t) goes to c_t
+        else:
+            r_o, r_tanh_c = product_split(o[:n, t], tanh_c[:n, t], rh, product_rule, eps)
+            r_cell = r_c[:n] + r_tanh_c
+        scaled = r_cell / cell_denominator[:n, t]
+        r_forget = forget_term[:n, t] * scaled
+        r_input = input_term[:n, t] * scaled
+        if bias_factor != 0.0:
+            shared = cell_share * (cell_stabilizer[:n, t] * scaled).sum(-1, keepdim=True)
+            r_forget = r_forget + shared
+            r_input = r_input + shared
+        if product_rule == "all":
+            r_pre, r_c_prev = r_input, r_forget
+        else:
+            r_f, r_c_prev = product_split(f[:n, t], c_prev[:n, t], r_forget, product_rule, eps)
+            r_i, r_g = product_split(i[:n, t], g[:n, t], r_input, product_rule, eps)
+            r_pre = torch.cat((r_i, r_f, r_g, r_o), dim=-1)
+        gate = r_pre / pre_denominator[:n, t]
+        gate_scaled[:n, t] = gate
+        r_h[:n] = eps_messages(
+            trace.h[:n, t], w_hh, gate, bias_and_stabilizer[:n, t], n_gate_inputs, bias_factor
         )
-        keep = trace.mask[:, t, None]
-        gate_relevance[:, t] = torch.where(keep, r_pre, 0.0)
-        r_h = torch.where(keep, r_h_prev, r_h)
-        r_c = torch.where(keep, r_c_prev, r_c)
-    # The input share of every step at once: one batched ε-rule over all time steps.
-    r_x = eps_rule(trace.x, w_ih, bias, pre, gate_relevance, n_gate_inputs, eps, bias_factor)
-    r_x = torch.where(trace.mask[..., None], r_x, 0.0)
+        r_c[:n] = r_c_prev
+    # The input share of every step at once (zero on padding, where nothing was scaled).
+    r_x = eps_messages(
+        trace.x, w_ih, gate_scaled, bias_and_stabilizer, n_gate_inputs, bias_factor
+    )
     return LSTMRelevance(r_x, r_h, r_c)

@@ -38,10 +38,26 @@ def eps_rule(
     """
     stabilizer = signed_eps(upper, eps)
     scaled = relevance / (upper + stabilizer)
+    return eps_messages(lower, weight, scaled, bias + stabilizer, n_lower, bias_factor)
+
+
+def eps_messages(
+    lower: torch.Tensor,
+    weight: torch.Tensor | None,
+    scaled: torch.Tensor,
+    bias_and_stabilizer: torch.Tensor,
+    n_lower: int,
+    bias_factor: float,
+) -> torch.Tensor:
+    """The ε-rule from precomputed ``scaled = R_j / (z_j + ε·sign z_j)``.
+
+    Split out of :func:`eps_rule` so a recurrent pass can stabilize all time steps at once and
+    keep only the per-step products inside its loop.
+    """
     through_weights = scaled if weight is None else scaled @ weight
     result = lower * through_weights
     if bias_factor != 0.0:
-        shared = ((bias + stabilizer) * scaled).sum(dim=-1, keepdim=True)
+        shared = (bias_and_stabilizer * scaled).sum(dim=-1, keepdim=True)
         result = result + (bias_factor / n_lower) * shared
     return result
 

@@ -117,6 +117,9 @@ class LSTMClassifier(nn.Module):
             raise ModelError(f"{path} is not a textlrp model file (written by LSTMClassifier.save)")
         vocab = Vocabulary.from_list(payload["vocab"], lowercase=payload.get("lowercase", True))
         model = cls(vocab, payload["class_names"], ClassifierConfig(**payload["config"]))
+        saved_dtype = payload["state_dict"].get("embedding.weight", torch.empty(0)).dtype
+        if saved_dtype.is_floating_point:
+            model = model.to(saved_dtype)  # keep the precision the weights were saved in
         try:
             model.load_state_dict(payload["state_dict"])
         except RuntimeError as exc:

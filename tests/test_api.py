@@ -1,0 +1,133 @@
+"""explain(): targets, text forms, and a clear error for every kind of bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import random_model
+
+import textlrp
+from textlrp import InputError, ModelError
+from textlrp.models import LSTMClassifier
+
+
+@pytest.fixture
+def model():
+    return random_model(seed=21)
+
+
+def test_targets_by_name_index_predicted_and_list(model):
+    texts = [["the", "movie"], ["great", "fun"]]
+    predicted = textlrp.explain(model, texts, dtype=torch.float64)
+    for e in predicted:
+        assert e.target == e.predicted == int(e.scores.argmax())
+    by_name = textlrp.explain(model, texts, target="CLASS1", dtype=torch.float64)
+    assert [e.target for e in by_name] == [1, 1]
+    per_text = textlrp.explain(model, texts, target=[0, "class2"], dtype=torch.float64)
+    assert [e.target for e in per_text] == [0, 2]
+    assert per_text[1].target_name == "class2"
+
+
+def test_batch_tensors_match_the_list(model):
+    texts = [["the"], ["great", "fun", "movie"]]
+    result = textlrp.explain(model, texts, dtype=torch.float64)
+    assert result.batch.relevance.shape == (2, 3)
+    assert result.batch.mask.tolist() == [[True, False, False], [True, True, True]]
+    torch.testing.assert_close(result.batch.relevance[1], result[1].relevance)
+    assert float(result.batch.relevance[0, 1:].abs().sum()) == 0.0
+
+
+def test_raw_text_is_tokenized_and_unknown_words_flagged(model):
+    [e] = textlrp.explain(model, "The movie wasn't GOOD!", dtype=torch.float64)
+    assert e.tokens == ["the", "movie", "was", "n't", "good", "!"]
+    assert e.unknown == [False, False, False, True, False, True]
+
+
+def test_json_record(model):
+    [e] = textlrp.explain(model, [["the", "movie"]], dtype=torch.float64)
+    record = e.to_dict()
+    assert record["tokens"] == ["the", "movie"]
+    assert math.isclose(sum(record["relevance"]), float(e.relevance.sum()), rel_tol=1e-12)
+    assert record["target_name"] == model.class_names[e.target]
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(texts=""), "empty"),
+        (dict(texts=["   "]), "empty"),
+        (dict(texts=[]), "no texts"),
+        (dict(texts=[[]]), "empty"),
+        (dict(texts="xyzzy plugh"), "no word in the model's vocabulary"),
+        (dict(texts="the movie", method="magic"), "unknown method 'magic'"),
+        (dict(texts="the movie", target="sideways"), "unknown class name"),
+        (dict(texts="the movie", target=7), "out of range"),
+        (dict(texts="the movie", target=-1), "out of range"),
+        (dict(texts=["the", "movie"], target=[0]), "one per text"),
+        (dict(texts="the movie", eps=-1.0), "eps"),
+        (dict(texts="the movie", eps=float("nan")), "eps"),
+        (dict(texts="the movie", bias_factor=2.0), "bias_factor"),
+        (dict(texts="the movie", product_rule="none"), "product_rule"),
+        (dict(texts="the movie", method="gradient", eps=0.1), "does not take"),
+        (dict(texts="the movie", dtype="float16"), "dtype"),
+        (dict(texts=[["the", 3]]), "token strings"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(model, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        textlrp.explain(model, **kwargs)
+
+
+def test_nan_weights_are_refused(model):
+    with torch.no_grad():
+        model.lstm.weight_hh_l0[0, 0] = float("nan")
+    with pytest.raises(ModelError, match="lstm.weight_hh_l0"):
+        textlrp.explain(model, "the movie")
+
+
+def test_inf_embedding_is_refused(model):
+    with torch.no_grad():
+        model.embedding.weight[3, 0] = float("inf")
+    with pytest.raises(ModelError, match="embedding.weight"):
+        textlrp.explain(model, "the movie")
+
+
+def test_training_mode_is_restored_and_dropout_not_used(model):
+    model.train()
+    a = textlrp.explain(model, "the movie was fun", dtype=torch.float64)
+    assert model.training
+    b = textlrp.explain(model, "the movie was fun", dtype=torch.float64)
+    torch.testing.assert_close(a[0].relevance, b[0].relevance, rtol=0, atol=0)
+
+
+def test_save_and_load_roundtrip(model, tmp_path):
+    path = tmp_path / "m.pt"
+    model.save(path)
+    loaded = LSTMClassifier.load(path)
+    assert loaded.class_names == model.class_names
+    assert loaded.vocab.itos == model.vocab.itos
+    a = textlrp.explain(model, "the movie was fun", dtype=torch.float64)
+    b = textlrp.explain(loaded, "the movie was fun", dtype=torch.float64)
+    torch.testing.assert_close(a[0].relevance, b[0].relevance, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model at all", b"PK\x03\x04garbage"])
+def test_corrupt_model_file(tmp_path, content):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match="could not read model file"):
+        LSTMClassifier.load(path)
+
+
+def test_model_file_of_another_kind(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(ModelError, match="not a textlrp model file"):
+        LSTMClassifier.load(path)
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        textlrp.load_model(tmp_path / "missing.pt")
