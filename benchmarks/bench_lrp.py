@@ -33,7 +33,7 @@ def test_sentences(model, data_dir: str | None) -> tuple[list[list[str]], str]:
         return [ex.tokens for ex in examples], "SST test set"
     except DataError:
         generator = torch.Generator().manual_seed(SYNTHETIC_SEED)
-        lengths = (torch.distributions.Gamma(4.0, 4.0 / 19.0).sample((2210,)).round().clamp(2, 56))
+        lengths = torch.distributions.Gamma(4.0, 4.0 / 19.0).sample((2210,)).round().clamp(2, 56)
         words = model.vocab.to_list()
         sentences = []
         for n in lengths.int().tolist():
@@ -92,16 +92,24 @@ def main() -> None:
     n = len(sentences)
     batched_rate = n / t_explain
     single_rate = len(single) / t_single
-    print(f"data: {source}, {n} sentences, {sum(map(len, sentences))} tokens; dtype {args.dtype};"
-          f" torch threads {torch.get_num_threads()}")
+    print(
+        f"data: {source}, {n} sentences, {sum(map(len, sentences))} tokens; dtype {args.dtype};"
+        f" torch threads {torch.get_num_threads()}"
+    )
     print(f"batched forward (nn.LSTM)          {t_forward * 1000:9.1f} ms")
     print(f"batched LRP (engine)               {t_lrp * 1000:9.1f} ms")
     print(f"LRP / forward                      {t_lrp / t_forward:9.2f} x   (target <= 3)")
-    print(f"explain() on all, batched          {t_explain * 1000:9.1f} ms  "
-          f"({batched_rate:,.0f} sentences/s)")
-    print(f"explain() one at a time            {single_rate:9.1f} sentences/s "
-          f"(loop over {len(single)})")
-    print(f"batched / one-at-a-time throughput {batched_rate / single_rate:9.1f} x   (target >= 50)")
+    print(
+        f"explain() on all, batched          {t_explain * 1000:9.1f} ms  "
+        f"({batched_rate:,.0f} sentences/s)"
+    )
+    print(
+        f"explain() one at a time            {single_rate:9.1f} sentences/s "
+        f"(loop over {len(single)})"
+    )
+    print(
+        f"batched / one-at-a-time throughput {batched_rate / single_rate:9.1f} x   (target >= 50)"
+    )
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ class OracleLSTM:
             r_c[t - 1] = lrp_linear(
                 act["f"] * self.c[t - 1], identity, zero, self.c[t], r_c[t], 2 * d, eps, delta
             )
-            r_g = lrp_linear(act["i"] * act["g"], identity, zero, self.c[t], r_c[t], 2 * d, eps, delta)
+            r_g = lrp_linear(
+                act["i"] * act["g"], identity, zero, self.c[t], r_c[t], 2 * d, eps, delta
+            )
             r_x[t - 1] = lrp_linear(
                 self.x[t - 1], self.U["g"].T, self.b["g"], pre["g"], r_g, n_in, eps, delta
             )
@@ -113,7 +115,9 @@ def oracle_lrp(model, token_ids, target, eps, delta):
     scores = w_out @ final
     start = np.zeros_like(scores)
     start[target] = scores[target]
-    r_final = lrp_linear(final, w_out.T, np.zeros_like(scores), scores, start, len(final), eps, delta)
+    r_final = lrp_linear(
+        final, w_out.T, np.zeros_like(scores), scores, start, len(final), eps, delta
+    )
     T = len(token_ids)
     d = cells[-1][0].d
     r_out = []

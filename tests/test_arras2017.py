@@ -31,7 +31,12 @@ def released_forward(weights: dict, embeddings: np.ndarray, word_ids: list[int])
         h, c = np.zeros(d), np.zeros(d)
         for x_t in seq:
             z = U @ x_t + W @ h + b
-            i, g, f, o = sigmoid(z[:d]), np.tanh(z[d : 2 * d]), sigmoid(z[2 * d : 3 * d]), sigmoid(z[3 * d :])
+            i, g, f, o = (
+                sigmoid(z[:d]),
+                np.tanh(z[d : 2 * d]),
+                sigmoid(z[2 * d : 3 * d]),
+                sigmoid(z[3 * d :]),
+            )
             c = f * c + i * g
             h = o * np.tanh(c)
         final[side] = h

@@ -31,7 +31,9 @@ def test_gradient_equals_finite_differences(layers, bidirectional):
     tokens = random_sentences(1, 12, 6)[0] + ["good"]
     x, numeric = finite_difference_gradient(model, tokens, target=2)
     [sa] = textlrp.explain(model, [tokens], method="gradient", target=2, dtype=torch.float64)
-    [gi] = textlrp.explain(model, [tokens], method="gradient_x_input", target=2, dtype=torch.float64)
+    [gi] = textlrp.explain(
+        model, [tokens], method="gradient_x_input", target=2, dtype=torch.float64
+    )
     torch.testing.assert_close(sa.relevance_per_dim, numeric**2, rtol=1e-6, atol=1e-10)
     # word level: squared L2 norm of the whole gradient (both encoders summed first)
     torch.testing.assert_close(sa.relevance, (numeric**2).sum(-1), rtol=1e-6, atol=1e-10)

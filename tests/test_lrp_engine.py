@@ -92,7 +92,9 @@ def test_batched_equals_one_by_one(method):
     batched = textlrp.explain(model, texts, method=method, dtype=torch.float64)
     for text, e in zip(texts, batched, strict=True):
         [alone] = textlrp.explain(model, [text], method=method, dtype=torch.float64)
-        torch.testing.assert_close(alone.relevance_per_dim, e.relevance_per_dim, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(
+            alone.relevance_per_dim, e.relevance_per_dim, rtol=1e-12, atol=1e-14
+        )
         assert alone.target == e.target
 
 

@@ -109,9 +109,7 @@ def resolve_targets(
         per_text = list(target)
         if len(per_text) != count:
             raise InputError(f"got {len(per_text)} targets for {count} texts; give one per text")
-    indices = [
-        _target_index(t, scores[i], class_names) for i, t in enumerate(per_text)
-    ]
+    indices = [_target_index(t, scores[i], class_names) for i, t in enumerate(per_text)]
     return torch.tensor(indices, dtype=torch.long, device=scores.device)
 
 
@@ -195,7 +193,9 @@ def _run_in_chunks(function, model, batch, targets, dtype, batch_size, options):
             batch.mask[idx.to(batch.mask.device), :steps],
             batch.unknown[idx, :steps],
         )
-        outputs.append(function(model, chunk, targets[idx.to(targets.device)], dtype=dtype, **options))
+        outputs.append(
+            function(model, chunk, targets[idx.to(targets.device)], dtype=dtype, **options)
+        )
     return _merge_chunks(outputs, order, batch.mask.shape[1])
 
 
@@ -239,7 +239,9 @@ def _assemble(batch, output, scores, targets, model, method, options) -> Explana
         )
     count = batch.size
     zeros = relevance.new_zeros(count)
-    initial = output.initial_state_relevance if output.initial_state_relevance is not None else zeros
+    initial = (
+        output.initial_state_relevance if output.initial_state_relevance is not None else zeros
+    )
     bias = output.bias_relevance if output.bias_relevance is not None else zeros
     probabilities = torch.softmax(scores, dim=-1)
     predicted = scores.argmax(-1)

@@ -182,7 +182,5 @@ def lstm_relevance(
         )
         r_c[:n] = r_c_prev
     # The input share of every step at once (zero on padding, where nothing was scaled).
-    r_x = eps_messages(
-        trace.x, w_ih, gate_scaled, bias_and_stabilizer, n_gate_inputs, bias_factor
-    )
+    r_x = eps_messages(trace.x, w_ih, gate_scaled, bias_and_stabilizer, n_gate_inputs, bias_factor)
     return LSTMRelevance(r_x, r_h, r_c)

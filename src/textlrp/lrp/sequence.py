@@ -18,7 +18,9 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index)
 
 
-def length_mask(lengths: torch.Tensor, steps: int, device: torch.device | None = None) -> torch.Tensor:
+def length_mask(
+    lengths: torch.Tensor, steps: int, device: torch.device | None = None
+) -> torch.Tensor:
     """(B, T) bool mask, True on the first ``lengths[b]`` steps."""
     positions = torch.arange(steps, device=device)
     return positions[None, :] < lengths.to(device)[:, None]

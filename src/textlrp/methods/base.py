@@ -84,9 +84,7 @@ def get_method(name: str) -> MethodInfo:
     """The registered method ``name``; an :class:`InputError` listing the choices otherwise."""
     _load_builtin_methods()
     if name not in _REGISTRY:
-        raise InputError(
-            f"unknown method '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}"
-        )
+        raise InputError(f"unknown method '{name}'; choose one of: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import torch
 
 from textlrp.methods.base import EncodedBatch, MethodOutput, register
@@ -44,5 +43,3 @@ def gradient_x_input(
     embedded, grad = target_gradient(model, batch, targets, dtype)
     product = embedded * grad
     return MethodOutput(relevance=product.sum(-1), relevance_per_dim=product)
-
-

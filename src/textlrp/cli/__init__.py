@@ -1,0 +1,1 @@
+"""The ``textlrp`` command line."""
