@@ -21,10 +21,16 @@ def random_model(
     num_classes: int = 3,
     seed: int = 0,
     scale: float = 1.0,
+    **config_options,
 ) -> LSTMClassifier:
-    """A float64 classifier with U(-scale, scale) weights (biases included)."""
+    """A float64 classifier with U(-scale, scale) weights (biases included).
+
+    ``config_options`` go to :class:`ClassifierConfig` (``cell``, ``readout``, ``output_bias``).
+    """
     torch.manual_seed(seed)
-    config = ClassifierConfig(embedding_dim, hidden_size, num_layers, bidirectional)
+    config = ClassifierConfig(
+        embedding_dim, hidden_size, num_layers, bidirectional, **config_options
+    )
     names = [f"class{k}" for k in range(num_classes)]
     model = LSTMClassifier(Vocabulary(WORDS), names, config).double()
     with torch.no_grad():

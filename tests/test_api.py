@@ -82,8 +82,8 @@ def test_bad_input_gets_a_clear_error(model, kwargs, message):
 
 def test_nan_weights_are_refused(model):
     with torch.no_grad():
-        model.lstm.weight_hh_l0[0, 0] = float("nan")
-    with pytest.raises(ModelError, match="lstm.weight_hh_l0"):
+        model.rnn.weight_hh_l0[0, 0] = float("nan")
+    with pytest.raises(ModelError, match="rnn.weight_hh_l0"):
         textlrp.explain(model, "the movie")
 
 

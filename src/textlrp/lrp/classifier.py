@@ -1,17 +1,20 @@
-"""LRP through a whole :class:`~textlrp.models.LSTMClassifier` (spec §2–4).
+"""LRP through a whole :class:`~textlrp.models.LSTMClassifier` (spec §2–5).
 
-Forward: embedding -> every LSTM layer and direction (recorded) -> linear read-out of the final
-states. Backward: target score -> read-out (ε-rule, N = all read-out inputs) -> top layer -> ...
--> embeddings, batched over sentences, one loop over time per layer and direction.
+Forward: embedding -> every LSTM/GRU layer and direction (recorded) -> read-out (final states,
+max- or mean-pooling) -> linear layer. Backward: target score -> linear layer (ε-rule,
+N = all its inputs) -> read-out -> top layer -> ... -> embeddings, batched over sentences, one
+loop over time per layer and direction.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 
-from textlrp.lrp.lstm import LSTMTrace, LSTMWeights, lstm_forward, lstm_relevance
+from textlrp.lrp.gru import GRUWeights, gru_forward, gru_relevance
+from textlrp.lrp.lstm import LSTMWeights, lstm_forward, lstm_relevance
 from textlrp.lrp.rules import eps_rule, signed_eps
 from textlrp.lrp.sequence import length_mask, reverse_padded
 
@@ -27,7 +30,9 @@ class ClassifierTrace:
     order: torch.Tensor  # (B,) sorted position -> caller's position
     embedded: torch.Tensor  # (B, T, e), sorted
     lengths: torch.Tensor  # (B,), sorted
-    layers: list[list[tuple[LSTMWeights, LSTMTrace]]]  # [layer][direction]
+    layers: list[list[tuple[Any, Any]]]  # [layer][direction] -> (weights, trace)
+    top_outputs: torch.Tensor  # (B, T, directions * d), sorted, input time order
+    readout: str  # "last", "max" or "mean"
     readout_input: torch.Tensor  # (B, directions * d), sorted
     sorted_scores: torch.Tensor  # (B, C), sorted
 
@@ -70,28 +75,39 @@ def trace_classifier(
     mask = length_mask(lengths, token_ids.shape[1], device)
     embedded = torch.nn.functional.embedding(token_ids, model.embedding.weight.detach().to(dtype))
     embedded = torch.where(mask[..., None], embedded, 0.0)
-    lstm = model.lstm
-    directions = 2 if lstm.bidirectional else 1
+    rnn = model.rnn
+    is_gru = isinstance(rnn, torch.nn.GRU)
+    weights_of = GRUWeights.from_module if is_gru else LSTMWeights.from_module
+    forward = gru_forward if is_gru else lstm_forward
+    directions = 2 if rnn.bidirectional else 1
     layer_input = embedded
-    layers: list[list[tuple[LSTMWeights, LSTMTrace]]] = []
-    for layer in range(lstm.num_layers):
+    layers: list[list[tuple[Any, Any]]] = []
+    for layer in range(rnn.num_layers):
         per_direction = []
         outputs = []
         for direction in range(directions):
-            weights = LSTMWeights.from_module(lstm, layer, reverse=direction == 1, dtype=dtype)
             reverse = direction == 1
+            weights = weights_of(rnn, layer, reverse, dtype)
             x = reverse_padded(layer_input, lengths) if reverse else layer_input
-            trace = lstm_forward(weights, x, lengths)
+            trace = forward(weights, x, lengths)
             per_direction.append((weights, trace))
             out = reverse_padded(trace.outputs, lengths) if reverse else trace.outputs
             outputs.append(out)
         layers.append(per_direction)
         layer_input = torch.cat(outputs, dim=-1)
-    readout_input = torch.cat([trace.final_hidden for _, trace in layers[-1]], dim=-1)
+    readout = model.config.readout
+    if readout == "last":
+        readout_input = torch.cat([trace.final_hidden for _, trace in layers[-1]], dim=-1)
+    elif readout == "max":
+        readout_input = layer_input.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+    else:
+        readout_input = layer_input.sum(dim=1) / lengths.to(device, dtype)[:, None]
     scores = readout_input @ model.output.weight.detach().to(dtype).T
     if model.output.bias is not None:
         scores = scores + model.output.bias.detach().to(dtype)
-    return ClassifierTrace(order, embedded, lengths, layers, readout_input, scores)
+    return ClassifierTrace(
+        order, embedded, lengths, layers, layer_input, readout, readout_input, scores
+    )
 
 
 def classifier_relevance(
@@ -121,23 +137,18 @@ def classifier_relevance(
         b = bias.gather(0, targets)
         output_bias = (1.0 - bias_factor) * b / (z + signed_eps(z, eps)) * z
 
-    batch, steps = trace.embedded.shape[:2]
     directions = len(trace.layers[-1])
     d = trace.layers[-1][0][0].hidden_size
-    # Relevance on every output h_t of each top-layer direction: only the final state, at each
-    # sentence's last step, gets some.
-    last = (trace.lengths - 1).to(scores.device)[:, None, None].expand(-1, 1, d)
-    incoming = []
-    for direction in range(directions):
-        r = trace.embedded.new_zeros(batch, steps, d)
-        r.scatter_(1, last, r_readout[:, None, direction * d : (direction + 1) * d])
-        incoming.append(r)
+    # Relevance on every output h_t of each top-layer direction, in its own time order.
+    on_outputs = readout_relevance(trace, r_readout, eps, bias_factor)
+    incoming = split_directions(on_outputs, directions, d, trace.lengths)
 
     initial_state = torch.zeros_like(scores[:, 0])
     for layer in range(len(trace.layers) - 1, -1, -1):
         to_inputs = []
         for direction, (weights, layer_trace) in enumerate(trace.layers[layer]):
-            relevance = lstm_relevance(
+            propagate = gru_relevance if isinstance(weights, GRUWeights) else lstm_relevance
+            relevance = propagate(
                 weights, layer_trace, incoming[direction], eps, bias_factor, product_rule
             )
             initial_state = initial_state + relevance.initial_hidden.sum(-1)
@@ -148,13 +159,54 @@ def classifier_relevance(
             by_direction = torch.stack(to_inputs, dim=-1)
             break
         total = torch.stack(to_inputs).sum(0)  # (B, T, directions * d) in input time order
-        incoming = []
-        for direction in range(directions):
-            part = total[..., direction * d : (direction + 1) * d]
-            incoming.append(reverse_padded(part, trace.lengths) if direction == 1 else part)
+        incoming = split_directions(total, directions, d, trace.lengths)
     return LRPResult(
         unsort(by_direction, trace.order),
         unsort(initial_state, trace.order),
         unsort(output_bias, trace.order),
         trace.scores,
     )
+
+
+def split_directions(
+    relevance: torch.Tensor, directions: int, d: int, lengths: torch.Tensor
+) -> list[torch.Tensor]:
+    """Per-direction slices of (B, T, directions * d), each in that direction's time order."""
+    parts = []
+    for direction in range(directions):
+        part = relevance[..., direction * d : (direction + 1) * d]
+        parts.append(reverse_padded(part, lengths) if direction == 1 else part)
+    return parts
+
+
+def readout_relevance(
+    trace: ClassifierTrace, relevance: torch.Tensor, eps: float, bias_factor: float
+) -> torch.Tensor:
+    """Relevance of the top layer's outputs (B, T, directions * d) from that of the read-out.
+
+    "last": each direction's final state (the backward encoder's is at the first word);
+    "max": all of a unit's relevance to the time step where it was largest;
+    "mean": the ε-rule of v = (1/T) Σ_t h_t, N = T · units (no bias, only the stabilizer).
+    """
+    outputs = trace.top_outputs
+    batch, steps, units = outputs.shape
+    result = torch.zeros_like(outputs)
+    if trace.readout == "last":
+        d = trace.layers[-1][0][0].hidden_size
+        last = (trace.lengths - 1).to(outputs.device)
+        result[torch.arange(batch, device=outputs.device), last, :d] = relevance[:, :d]
+        if len(trace.layers[-1]) == 2:
+            result[:, 0, d:] = relevance[:, d:]
+        return result
+    mask = length_mask(trace.lengths, steps, outputs.device)
+    if trace.readout == "max":
+        winners = outputs.masked_fill(~mask[..., None], float("-inf")).argmax(dim=1)
+        return result.scatter_(1, winners[:, None, :], relevance[:, None, :])
+    lengths = trace.lengths.to(outputs.device, outputs.dtype)[:, None, None]
+    stabilizer = signed_eps(trace.readout_input, eps)
+    scaled = (relevance / (trace.readout_input + stabilizer))[:, None, :]
+    result = outputs / lengths * scaled
+    if bias_factor != 0.0:
+        shared = (stabilizer[:, None, :] * scaled).sum(-1, keepdim=True)
+        result = result + bias_factor * shared / (lengths * units)
+    return torch.where(mask[..., None], result, 0.0)

@@ -96,10 +96,10 @@ def load_arras2017(
         "output.weight": np.concatenate([weights["Why_Left"], weights["Why_Right"]], axis=1),
     }
     for side, suffix in (("Left", ""), ("Right", "_reverse")):
-        state[f"lstm.weight_ih_l0{suffix}"] = gates_igfo_to_ifgo(weights[f"Wxh_{side}"])
-        state[f"lstm.weight_hh_l0{suffix}"] = gates_igfo_to_ifgo(weights[f"Whh_{side}"])
-        state[f"lstm.bias_ih_l0{suffix}"] = gates_igfo_to_ifgo(weights[f"bxh_{side}"])
-        state[f"lstm.bias_hh_l0{suffix}"] = gates_igfo_to_ifgo(weights[f"bhh_{side}"])
+        state[f"rnn.weight_ih_l0{suffix}"] = gates_igfo_to_ifgo(weights[f"Wxh_{side}"])
+        state[f"rnn.weight_hh_l0{suffix}"] = gates_igfo_to_ifgo(weights[f"Whh_{side}"])
+        state[f"rnn.bias_ih_l0{suffix}"] = gates_igfo_to_ifgo(weights[f"bxh_{side}"])
+        state[f"rnn.bias_hh_l0{suffix}"] = gates_igfo_to_ifgo(weights[f"bhh_{side}"])
     tensors = {k: torch.as_tensor(np.asarray(v), dtype=dtype) for k, v in state.items()}
     model.load_state_dict(tensors)
     check_finite_weights(model, source=str(model_dir))

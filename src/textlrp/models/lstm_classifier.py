@@ -1,4 +1,4 @@
-"""The papers' model family: embedding -> (bi-)LSTM -> linear read-out of the final states."""
+"""The papers' model family: embedding -> (bi-)LSTM or GRU -> read-out -> linear layer."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textlrp.errors import InputError, ModelError
 from textlrp.models.vocab import Vocabulary
 
 FILE_FORMAT = "textlrp-model"
-FILE_VERSION = 1
+FILE_VERSION = 2
+CELLS = ("lstm", "gru")
+READOUTS = ("last", "max", "mean")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,14 +28,26 @@ class ClassifierConfig:
     num_layers: int = 1
     bidirectional: bool = True
     output_bias: bool = False
+    cell: str = "lstm"  # "lstm" or "gru"
+    readout: str = "last"  # final state per direction, or max/mean pooling over time
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise InputError(f"unknown cell '{self.cell}'; choose one of: {', '.join(CELLS)}")
+        if self.readout not in READOUTS:
+            raise InputError(
+                f"unknown readout '{self.readout}'; choose one of: {', '.join(READOUTS)}"
+            )
 
 
 class LSTMClassifier(nn.Module):
-    """``nn.Embedding`` -> ``nn.LSTM`` -> ``nn.Linear`` on the last hidden state of each direction.
+    """``nn.Embedding`` -> ``nn.LSTM`` (or ``nn.GRU``) -> read-out -> ``nn.Linear``.
 
-    The forward encoder's state after the last real token and the backward encoder's state
-    after the first token are concatenated ``[forward, backward]`` and mapped to one score per
-    class. Inputs are right-padded index batches with their lengths.
+    With the default ``readout="last"`` the forward encoder's state after the last real token
+    and the backward encoder's state after the first token are concatenated
+    ``[forward, backward]`` and mapped to one score per class (the papers' model);
+    ``"max"``/``"mean"`` pool the top layer's outputs over time instead. Inputs are
+    right-padded index batches with their lengths.
     """
 
     def __init__(
@@ -50,7 +64,8 @@ class LSTMClassifier(nn.Module):
         if len(self.class_names) < 2:
             raise InputError("a classifier needs at least two class names")
         self.embedding = nn.Embedding(len(vocab), cfg.embedding_dim, padding_idx=vocab.pad_index)
-        self.lstm = nn.LSTM(
+        recurrent = nn.LSTM if cfg.cell == "lstm" else nn.GRU
+        self.rnn = recurrent(
             cfg.embedding_dim,
             cfg.hidden_size,
             num_layers=cfg.num_layers,
@@ -62,6 +77,11 @@ class LSTMClassifier(nn.Module):
         )
 
     @property
+    def lstm(self) -> nn.Module:
+        """The recurrent module (named for the papers' LSTM; a GRU when ``cell="gru"``)."""
+        return self.rnn
+
+    @property
     def num_directions(self) -> int:
         return 2 if self.config.bidirectional else 1
 
@@ -70,13 +90,23 @@ class LSTMClassifier(nn.Module):
         return len(self.class_names)
 
     def final_states(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Top-layer final hidden state per direction, concatenated: (B, directions * d)."""
+        """The read-out's input: (B, directions * d)."""
         packed = pack_padded_sequence(
             embedded, lengths.detach().cpu(), batch_first=True, enforce_sorted=False
         )
-        _, (h_n, _) = self.lstm(packed)
-        top = h_n[-self.num_directions :]  # (directions, B, d), forward first
-        return torch.cat(list(top), dim=-1)
+        outputs, state = self.rnn(packed)
+        if self.config.readout == "last":
+            h_n = state[0] if isinstance(state, tuple) else state
+            top = h_n[-self.num_directions :]  # (directions, B, d), forward first
+            return torch.cat(list(top), dim=-1)
+        padded, _ = pad_packed_sequence(outputs, batch_first=True)
+        mask = (
+            torch.arange(padded.shape[1], device=padded.device)[None, :]
+            < lengths.to(padded.device)[:, None]
+        )[..., None]
+        if self.config.readout == "max":
+            return padded.masked_fill(~mask, float("-inf")).amax(dim=1)
+        return padded.sum(dim=1) / lengths.to(padded.device, padded.dtype)[:, None]
 
     def forward_embedded(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class scores (B, C) from embedded inputs (B, T, e); used by gradient methods."""
@@ -116,12 +146,17 @@ class LSTMClassifier(nn.Module):
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
             raise ModelError(f"{path} is not a textlrp model file (written by LSTMClassifier.save)")
         vocab = Vocabulary.from_list(payload["vocab"], lowercase=payload.get("lowercase", True))
+        state_dict = {
+            # version-1 files named the recurrent module "lstm"
+            ("rnn." + k[5:] if k.startswith("lstm.") else k): v
+            for k, v in payload["state_dict"].items()
+        }
         model = cls(vocab, payload["class_names"], ClassifierConfig(**payload["config"]))
-        saved_dtype = payload["state_dict"].get("embedding.weight", torch.empty(0)).dtype
+        saved_dtype = state_dict.get("embedding.weight", torch.empty(0)).dtype
         if saved_dtype.is_floating_point:
             model = model.to(saved_dtype)  # keep the precision the weights were saved in
         try:
-            model.load_state_dict(payload["state_dict"])
+            model.load_state_dict(state_dict)
         except RuntimeError as exc:
             raise ModelError(f"weights in {path} do not fit its architecture: {exc}") from None
         check_finite_weights(model, source=str(path))
