@@ -34,6 +34,8 @@ class ClassifierTrace:
     top_outputs: torch.Tensor  # (B, T, directions * d), sorted, input time order
     readout: str  # "last", "max" or "mean"
     readout_input: torch.Tensor  # (B, directions * d), sorted
+    head: list[tuple[torch.nn.Linear, torch.Tensor, torch.Tensor]]  # (layer, input, output)
+    output_input: torch.Tensor  # (B, features) into the output layer, sorted
     sorted_scores: torch.Tensor  # (B, C), sorted
 
     @property
@@ -102,12 +104,42 @@ def trace_classifier(
         readout_input = layer_input.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
     else:
         readout_input = layer_input.sum(dim=1) / lengths.to(device, dtype)[:, None]
-    scores = readout_input @ model.output.weight.detach().to(dtype).T
-    if model.output.bias is not None:
-        scores = scores + model.output.bias.detach().to(dtype)
+    head, features = head_forward(model.head, readout_input, dtype)
+    scores = linear(model.output, features, dtype)
     return ClassifierTrace(
-        order, embedded, lengths, layers, layer_input, readout, readout_input, scores
+        order,
+        embedded,
+        lengths,
+        layers,
+        layer_input,
+        readout,
+        readout_input,
+        head,
+        features,
+        scores,
     )
+
+
+def linear(layer: torch.nn.Linear, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    out = x @ layer.weight.detach().to(dtype).T
+    return out if layer.bias is None else out + layer.bias.detach().to(dtype)
+
+
+def head_forward(
+    head: torch.nn.Sequential, x: torch.Tensor, dtype: torch.dtype
+) -> tuple[list[tuple[torch.nn.Linear, torch.Tensor, torch.Tensor]], torch.Tensor]:
+    """Run the Linear/ReLU/Dropout layers between read-out and output (dropout off)."""
+    recorded = []
+    for layer in head:
+        if isinstance(layer, torch.nn.Linear):
+            out = linear(layer, x, dtype)
+            recorded.append((layer, x, out))
+            x = out
+        elif isinstance(layer, torch.nn.ReLU):
+            x = torch.relu(x)
+        elif not isinstance(layer, torch.nn.Dropout | torch.nn.Identity):
+            raise TypeError(f"unsupported head layer {layer.__class__.__name__}")
+    return recorded, x
 
 
 def classifier_relevance(
@@ -126,10 +158,30 @@ def classifier_relevance(
     start.scatter_(1, targets[:, None], scores.gather(1, targets[:, None]))
     weight = model.output.weight.detach().to(dtype)
     bias = 0.0 if model.output.bias is None else model.output.bias.detach().to(dtype)
-    n_readout = trace.readout_input.shape[1]
-    r_readout = eps_rule(
-        trace.readout_input, weight, bias, scores, start, n_readout, eps, bias_factor
+    r_features = eps_rule(
+        trace.output_input,
+        weight,
+        bias,
+        scores,
+        start,
+        trace.output_input.shape[1],
+        eps,
+        bias_factor,
     )
+    # Through the head: ReLU passes relevance unchanged, each Linear by the ε-rule.
+    for layer, x, out in reversed(trace.head):
+        layer_bias = 0.0 if layer.bias is None else layer.bias.detach().to(dtype)
+        r_features = eps_rule(
+            x,
+            layer.weight.detach().to(dtype),
+            layer_bias,
+            out,
+            r_features,
+            x.shape[1],
+            eps,
+            bias_factor,
+        )
+    r_readout = r_features
     output_bias = torch.zeros_like(scores[:, 0])
     if model.output.bias is not None:
         # The bias's own share b_c / (z_c + ε sign z_c) · R_c, of which δ was handed down.

@@ -8,6 +8,7 @@ from textlrp.errors import ModelError
 from textlrp.models.arras2017 import load_arras2017
 from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
 from textlrp.models.vocab import Vocabulary
+from textlrp.models.wrap import wrap_model
 
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "sst_bilstm.pt"
 
@@ -32,4 +33,5 @@ __all__ = [
     "check_finite_weights",
     "load_arras2017",
     "load_model",
+    "wrap_model",
 ]

@@ -30,8 +30,11 @@ class ClassifierConfig:
     output_bias: bool = False
     cell: str = "lstm"  # "lstm" or "gru"
     readout: str = "last"  # final state per direction, or max/mean pooling over time
+    head_hidden: tuple[int, ...] = ()  # sizes of Linear+ReLU layers between read-out and output
+    head_dropout: float = 0.0  # dropout after each head layer (training only)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "head_hidden", tuple(int(n) for n in self.head_hidden))
         if self.cell not in CELLS:
             raise InputError(f"unknown cell '{self.cell}'; choose one of: {', '.join(CELLS)}")
         if self.readout not in READOUTS:
@@ -72,9 +75,15 @@ class LSTMClassifier(nn.Module):
             bidirectional=cfg.bidirectional,
             batch_first=True,
         )
-        self.output = nn.Linear(
-            cfg.hidden_size * self.num_directions, len(self.class_names), bias=cfg.output_bias
-        )
+        features = cfg.hidden_size * self.num_directions
+        head: list[nn.Module] = []
+        for size in cfg.head_hidden:
+            head += [nn.Linear(features, size), nn.ReLU()]
+            if cfg.head_dropout > 0:
+                head.append(nn.Dropout(cfg.head_dropout))
+            features = size
+        self.head = nn.Sequential(*head)
+        self.output = nn.Linear(features, len(self.class_names), bias=cfg.output_bias)
 
     @property
     def lstm(self) -> nn.Module:
@@ -110,7 +119,7 @@ class LSTMClassifier(nn.Module):
 
     def forward_embedded(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class scores (B, C) from embedded inputs (B, T, e); used by gradient methods."""
-        return self.output(self.final_states(embedded, lengths))
+        return self.output(self.head(self.final_states(embedded, lengths)))
 
     def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class scores (B, C) from right-padded token indices (B, T)."""
