@@ -10,47 +10,13 @@ throughput of explaining one sentence at a time in a loop.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from common import test_sentences, timed
 
 import textlrp
 from textlrp.api import encode_batch
-from textlrp.errors import DataError
 from textlrp.methods.builtin.lrp import run_lrp
-
-# Sentence lengths of the SST test set are 2..56 tokens, mean about 19; used without data.
-SYNTHETIC_SEED = 0
-
-
-def test_sentences(model, data_dir: str | None) -> tuple[list[list[str]], str]:
-    try:
-        from textlrp.data.sst import load_sst
-
-        examples = load_sst("test", data_dir=data_dir, download=False)
-        return [ex.tokens for ex in examples], "SST test set"
-    except DataError:
-        generator = torch.Generator().manual_seed(SYNTHETIC_SEED)
-        lengths = torch.distributions.Gamma(4.0, 4.0 / 19.0).sample((2210,)).round().clamp(2, 56)
-        words = model.vocab.to_list()
-        sentences = []
-        for n in lengths.int().tolist():
-            picks = torch.randint(0, len(words), (n,), generator=generator).tolist()
-            sentences.append([words[i] for i in picks])
-        return sentences, "synthetic sentences (SST data not found)"
-
-
-def timed(function: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls, after one warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

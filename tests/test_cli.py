@@ -126,3 +126,12 @@ def test_console_script_runs_as_a_process(model_file):
     )
     assert result.returncode == 2
     assert result.stderr.startswith("textlrp: error: unknown class name")
+
+
+def test_method_all_skips_a_method_that_does_not_apply(tmp_path, capsys):
+    path = tmp_path / "gru.pt"
+    random_model(seed=32, cell="gru").save(path)
+    assert main(["explain", "great fun", "--model", str(path), "--method", "all"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped cd" in captured.err and "single-layer LSTMs" in captured.err
+    assert "occlusion_f" in captured.out and "lrp" in captured.out

@@ -173,16 +173,25 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def explain_with_every_method(model, texts, target, dtype, options) -> dict[str, list]:
-    """Every registered method on the same texts; LRP options go only to methods taking them."""
+    """Every registered method on the same texts; LRP options go only to methods taking them.
+
+    A method that does not apply to this model (CD on a GRU, say) is skipped with a note.
+    """
     import textlrp
+    from textlrp.errors import InputError
     from textlrp.methods import get_method
 
     results = {}
     for name in textlrp.available_methods():
         accepted = {k: v for k, v in options.items() if k in get_method(name).options}
-        results[name] = textlrp.explain(
-            model, texts, method=name, target=target, dtype=dtype, **accepted
-        )
+        try:
+            results[name] = textlrp.explain(
+                model, texts, method=name, target=target, dtype=dtype, **accepted
+            )
+        except InputError as exc:
+            if "vocabulary" in str(exc) or "empty" in str(exc):
+                raise  # a problem of the text, not of the method
+            print(f"textlrp: skipped {name}: {exc}", file=sys.stderr)
     return results
 
 
