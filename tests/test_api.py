@@ -131,3 +131,34 @@ def test_model_file_of_another_kind(tmp_path):
 def test_missing_model_file(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         textlrp.load_model(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("method", textlrp.available_methods())
+def test_explain_vectors_equals_explain_on_the_same_embeddings(model, method):
+    texts = [["the", "movie", "was", "fun"], ["great"]]
+    by_words = textlrp.explain(model, texts, method=method, target=1, dtype=torch.float64)
+    ids = torch.tensor([model.vocab.encode(t) + [0] * (4 - len(t)) for t in texts])
+    vectors = model.embedding(ids).detach()
+    vectors[1, 1:] = 123.0  # padding content must not matter
+    by_vectors = textlrp.explain_vectors(
+        model, vectors, [4, 1], method=method, target=1, dtype=torch.float64
+    )
+    assert by_vectors[0].tokens == ["x1", "x2", "x3", "x4"]
+    for a, b in zip(by_words, by_vectors, strict=True):
+        torch.testing.assert_close(a.relevance, b.relevance, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "inputs,lengths,message",
+    [
+        (torch.zeros(2, 3), None, "shape"),
+        (torch.zeros(2, 3, 4), None, "features"),
+        (torch.full((1, 3, 5), float("nan")), None, "NaN"),
+        (torch.zeros(2, 3, 5), [3, 4], "lengths"),
+        (torch.zeros(2, 3, 5), [3], "lengths"),
+        (torch.zeros(2, 3, 5), [0, 2], "lengths"),
+    ],
+)
+def test_explain_vectors_bad_input(model, inputs, lengths, message):
+    with pytest.raises(InputError, match=message):
+        textlrp.explain_vectors(model, inputs.double(), lengths)

@@ -8,7 +8,7 @@ Quick start::
     print(e.tokens, e.relevance)
 """
 
-from textlrp.api import explain
+from textlrp.api import explain, explain_vectors
 from textlrp.errors import DataError, InputError, ModelError, TextLRPError
 from textlrp.explanation import Explanation, ExplanationBatch, Explanations
 from textlrp.methods.base import available_methods
@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "explain",
+    "explain_vectors",
     "available_methods",
     "load_model",
     "load_arras2017",

@@ -36,7 +36,89 @@ def explain(
     per text. ``options`` go to the method (LRP: ``eps``, ``bias_factor``, ``product_rule``).
     Returns one :class:`Explanation` per text; ``result.batch`` holds the padded tensors.
     """
+    tokens = [_tokens_of(text, i) for i, text in enumerate(_as_text_list(texts))]
+    _check_call(model, method, batch_size, options)
+    batch = encode_batch(model, tokens)
+    return explain_batch(
+        model, batch, method, target, dtype=dtype, batch_size=batch_size, **options
+    )
+
+
+def explain_vectors(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    lengths: torch.Tensor | Sequence[int] | None = None,
+    method: str = "lrp",
+    target: Target | Sequence[Target] = "predicted",
+    *,
+    dtype: torch.dtype | str = torch.float32,
+    batch_size: int = 1024,
+    **options: Any,
+) -> Explanations:
+    """Explain a model on input vectors (B, T, e) instead of words, e.g. the toy task's.
+
+    ``lengths`` (default: all T) marks how many steps of each row are real; the tokens of the
+    explanations are named ``x1``, ``x2``, ... .
+    """
+    _check_call(model, method, batch_size, options)
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 3:
+        raise InputError("inputs must be a tensor of shape (batch, steps, features)")
+    batch, steps, features = inputs.shape
+    if features != model.embedding.embedding_dim:
+        raise InputError(
+            f"inputs have {features} features per step; the model takes "
+            f"{model.embedding.embedding_dim}"
+        )
+    if not torch.isfinite(inputs).all():
+        raise InputError("inputs contain NaN or inf values")
+    lengths = torch.full((batch,), steps) if lengths is None else torch.as_tensor(lengths)
+    lengths = lengths.to(torch.long).cpu()
+    if lengths.shape != (batch,) or batch == 0 or lengths.min() < 1 or lengths.max() > steps:
+        raise InputError(f"lengths must give one value in 1..{steps} for each of the {batch} rows")
+    mask = torch.arange(steps)[None, :] < lengths[:, None]
+    tokens = [[f"x{t + 1}" for t in range(n)] for n in lengths.tolist()]
+    device = model.embedding.weight.device
+    encoded = EncodedBatch(
+        tokens,
+        torch.zeros((batch, steps), dtype=torch.long, device=device),
+        lengths,
+        mask.to(device),
+        torch.zeros((batch, steps), dtype=torch.bool),
+        inputs,
+    )
+    return explain_batch(
+        model, encoded, method, target, dtype=dtype, batch_size=batch_size, **options
+    )
+
+
+def explain_batch(
+    model: torch.nn.Module,
+    batch: EncodedBatch,
+    method: str,
+    target: Target | Sequence[Target],
+    *,
+    dtype: torch.dtype | str,
+    batch_size: int,
+    **options: Any,
+) -> Explanations:
+    """Explain an already encoded batch (the shared back half of the ``explain`` functions)."""
     dtype = _resolve_dtype(dtype)
+    info = get_method(method)
+    check_finite_weights(model)
+    was_training = model.training
+    model.eval()
+    try:
+        scores = score_batch(model, batch, dtype, batch_size)
+        targets = resolve_targets(target, scores, list(model.class_names))
+        output = _run_in_chunks(info.function, model, batch, targets, dtype, batch_size, options)
+    finally:
+        model.train(was_training)
+    return _assemble(batch, output, scores, targets, model, method, options)
+
+
+def _check_call(
+    model: torch.nn.Module, method: str, batch_size: int, options: dict[str, Any]
+) -> None:
     info = get_method(method)
     unknown_options = sorted(set(options) - set(info.options))
     if unknown_options:
@@ -48,17 +130,6 @@ def explain(
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     check_finite_weights(model)
-    tokens = [_tokens_of(text, i) for i, text in enumerate(_as_text_list(texts))]
-    batch = encode_batch(model, tokens)
-    was_training = model.training
-    model.eval()
-    try:
-        scores = score_batch(model, batch, dtype, batch_size)
-        targets = resolve_targets(target, scores, list(model.class_names))
-        output = _run_in_chunks(info.function, model, batch, targets, dtype, batch_size, options)
-    finally:
-        model.train(was_training)
-    return _assemble(batch, output, scores, targets, model, method, options)
 
 
 def encode_batch(model: torch.nn.Module, tokens: list[list[str]]) -> EncodedBatch:
@@ -88,10 +159,11 @@ def score_batch(
     """Class scores (B, C) of every sentence, computed in ``dtype``."""
     model = in_dtype(model, dtype)
     with torch.no_grad():
-        parts = [
-            model(batch.token_ids[i : i + batch_size], batch.lengths[i : i + batch_size])
-            for i in range(0, batch.size, batch_size)
-        ]
+        parts = []
+        for start in range(0, batch.size, batch_size):
+            index = torch.arange(start, min(start + batch_size, batch.size))
+            chunk = batch.select(index, batch.token_ids.shape[1])
+            parts.append(model.forward_embedded(chunk.inputs(model, dtype), chunk.lengths))
     scores = torch.cat(parts)
     if not torch.isfinite(scores).all():
         raise InputError("the model produced NaN or inf scores; check the model's weights")
@@ -186,13 +258,7 @@ def _run_in_chunks(function, model, batch, targets, dtype, batch_size, options):
     for start in range(0, batch.size, batch_size):
         idx = order[start : start + batch_size]
         steps = int(batch.lengths[idx].max())
-        chunk = EncodedBatch(
-            [batch.tokens[i] for i in idx.tolist()],
-            batch.token_ids[idx.to(batch.token_ids.device), :steps],
-            batch.lengths[idx],
-            batch.mask[idx.to(batch.mask.device), :steps],
-            batch.unknown[idx, :steps],
-        )
+        chunk = batch.select(idx, steps)
         outputs.append(
             function(model, chunk, targets[idx.to(targets.device)], dtype=dtype, **options)
         )

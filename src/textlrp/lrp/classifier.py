@@ -66,17 +66,21 @@ class LRPResult:
 
 
 def trace_classifier(
-    model: torch.nn.Module, token_ids: torch.Tensor, lengths: torch.Tensor, dtype: torch.dtype
+    model: torch.nn.Module, inputs: torch.Tensor, lengths: torch.Tensor, dtype: torch.dtype
 ) -> ClassifierTrace:
-    """Forward pass of ``model`` in ``dtype``, recording every activation LRP needs."""
+    """Forward pass of ``model`` in ``dtype``, recording every activation LRP needs.
+
+    ``inputs`` are right-padded token indices (B, T) or input vectors (B, T, e).
+    """
     device = model.embedding.weight.device
     lengths = lengths.cpu()
     order = torch.argsort(lengths, descending=True, stable=True)
     lengths = lengths[order]
-    token_ids = token_ids.to(device)[order.to(device)]
-    mask = length_mask(lengths, token_ids.shape[1], device)
-    embedded = torch.nn.functional.embedding(token_ids, model.embedding.weight.detach().to(dtype))
-    embedded = torch.where(mask[..., None], embedded, 0.0)
+    inputs = inputs.to(device)[order.to(device)]
+    mask = length_mask(lengths, inputs.shape[1], device)
+    if inputs.dim() == 2:
+        inputs = torch.nn.functional.embedding(inputs, model.embedding.weight.detach())
+    embedded = torch.where(mask[..., None], inputs.to(dtype), 0.0)
     rnn = model.rnn
     is_gru = isinstance(rnn, torch.nn.GRU)
     weights_of = GRUWeights.from_module if is_gru else LSTMWeights.from_module

@@ -64,8 +64,8 @@ class LSTMClassifier(nn.Module):
         self.class_names = list(class_names)
         self.config = config or ClassifierConfig()
         cfg = self.config
-        if len(self.class_names) < 2:
-            raise InputError("a classifier needs at least two class names")
+        if not self.class_names:
+            raise InputError("give at least one class name (one per output score)")
         self.embedding = nn.Embedding(len(vocab), cfg.embedding_dim, padding_idx=vocab.pad_index)
         recurrent = nn.LSTM if cfg.cell == "lstm" else nn.GRU
         self.rnn = recurrent(

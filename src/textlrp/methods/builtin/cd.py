@@ -199,9 +199,8 @@ def _embed_sorted(
     """Sort order (B,), embeddings (B, T, e) and lengths (B,) by decreasing length."""
     lengths = batch.lengths.cpu()
     order = torch.argsort(lengths, descending=True, stable=True)
-    weight = model.embedding.weight.detach().to(dtype)
-    token_ids = batch.token_ids.to(weight.device)[order.to(weight.device)]
-    return order, nn.functional.embedding(token_ids, weight), lengths[order]
+    embedded = batch.inputs(model, dtype)
+    return order, embedded[order.to(embedded.device)], lengths[order]
 
 
 def _unsort(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ def target_gradient(
     model = in_dtype(model, dtype)
     device = model.embedding.weight.device
     with torch.enable_grad():
-        embedded = model.embedding(batch.token_ids.to(device)).detach().requires_grad_(True)
+        embedded = batch.inputs(model, dtype).requires_grad_(True)
         scores = model.forward_embedded(embedded, batch.lengths)
         chosen = scores.gather(1, targets.to(device)[:, None]).sum()
         (gradient,) = torch.autograd.grad(chosen, embedded)

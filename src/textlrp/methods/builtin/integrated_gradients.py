@@ -73,7 +73,7 @@ def integrated_gradients_embeddings(
     mask = batch.mask.to(device)[..., None]
     targets = targets.to(device)
     with torch.no_grad():
-        embedded = model.embedding(batch.token_ids.to(device)) * mask
+        embedded = batch.inputs(model, dtype)
     count = batch.size
     per_pass = max(1, CHUNK_ROWS // count)  # integration points per pass
     total = torch.zeros_like(embedded)

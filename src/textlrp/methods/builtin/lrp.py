@@ -41,7 +41,7 @@ def run_lrp(
         eps = DEFAULT_EPS_PROP if product_rule == "prop" else DEFAULT_EPS
     _check_options(float(eps), float(bias_factor), product_rule)
     with torch.no_grad():
-        trace = trace_classifier(model, batch.token_ids, batch.lengths, dtype)
+        trace = trace_classifier(model, batch.inputs(model, dtype), batch.lengths, dtype)
         result = classifier_relevance(
             model, trace, targets, float(eps), float(bias_factor), product_rule
         )

@@ -42,7 +42,7 @@ def _scores_with_occlusion(
     device = model.embedding.weight.device
     lengths = batch.lengths.cpu()
     with torch.no_grad():
-        embedded = model.embedding(batch.token_ids.to(device))
+        embedded = batch.inputs(model, dtype)
         full = model.forward_embedded(embedded, lengths)  # (B, C)
         steps = embedded.shape[1]
         result = full[:, None, :].repeat(1, steps, 1)
