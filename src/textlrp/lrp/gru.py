@@ -17,7 +17,7 @@ import dataclasses
 
 import torch
 
-from textlrp.lrp.lstm import active_counts
+from textlrp.lrp.recurrent import LayerRelevance, RecurrentTrace, active_counts, layer_parameter
 from textlrp.lrp.rules import eps_messages, product_split, signed_eps
 
 GATE_R, GATE_Z, GATE_N = 0, 1, 2
@@ -48,23 +48,16 @@ class GRUWeights:
     def from_module(
         cls, gru: torch.nn.GRU, layer: int, reverse: bool, dtype: torch.dtype
     ) -> GRUWeights:
-        suffix = f"_l{layer}" + ("_reverse" if reverse else "")
-        w_ih = getattr(gru, "weight_ih" + suffix).detach().to(dtype)
-        w_hh = getattr(gru, "weight_hh" + suffix).detach().to(dtype)
-        zeros = w_ih.new_zeros(w_ih.shape[0])
-        b_ih = getattr(gru, "bias_ih" + suffix).detach().to(dtype) if gru.bias else zeros
-        b_hh = getattr(gru, "bias_hh" + suffix).detach().to(dtype) if gru.bias else zeros
-        return cls(w_ih, w_hh, b_ih, b_hh)
+        def get(name: str) -> torch.Tensor:
+            return layer_parameter(gru, name, layer, reverse, dtype)
+
+        return cls(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"))
 
 
 @dataclasses.dataclass
-class GRUTrace:
-    """Recorded forward pass; rows past a sentence's end hold zeros."""
+class GRUTrace(RecurrentTrace):
+    """A recorded GRU pass: gates, candidate, and the pre-activations LRP divides by."""
 
-    x: torch.Tensor  # (B, T, I)
-    lengths: torch.Tensor  # (B,) decreasing
-    active: list[int]
-    h: torch.Tensor  # (B, T+1, d), h[:, 0] = 0
     r: torch.Tensor  # (B, T, d)
     z: torch.Tensor  # (B, T, d)
     n: torch.Tensor  # (B, T, d)
@@ -72,15 +65,6 @@ class GRUTrace:
     pre_r: torch.Tensor  # (B, T, d)
     pre_z: torch.Tensor  # (B, T, d)
     pre_n: torch.Tensor  # (B, T, d)
-
-    @property
-    def final_hidden(self) -> torch.Tensor:
-        index = self.lengths.to(self.h.device)[:, None, None].expand(-1, 1, self.h.shape[2])
-        return self.h.gather(1, index)[:, 0]
-
-    @property
-    def outputs(self) -> torch.Tensor:
-        return self.h[:, 1:]
 
 
 def gru_forward(weights: GRUWeights, x: torch.Tensor, lengths: torch.Tensor) -> GRUTrace:
@@ -116,9 +100,8 @@ def gru_relevance(
     eps: float,
     bias_factor: float,
     product_rule: str = "all",
-):
+) -> LayerRelevance:
     """Propagate relevance from the hidden states to the inputs and the initial state."""
-    from textlrp.lrp.lstm import LSTMRelevance  # same record: inputs, initial states
 
     batch, steps, _ = trace.x.shape
     d = weights.hidden_size
@@ -218,4 +201,4 @@ def gru_relevance(
             n_gate_inputs,
             bias_factor,
         )
-    return LSTMRelevance(r_x, r_h, torch.zeros_like(r_h))
+    return LayerRelevance(r_x, r_h, torch.zeros_like(r_h))

@@ -13,6 +13,7 @@ import dataclasses
 
 import torch
 
+from textlrp.lrp.recurrent import LayerRelevance, RecurrentTrace, active_counts, layer_parameter
 from textlrp.lrp.rules import eps_messages, product_split, signed_eps
 
 # Row blocks of PyTorch's stacked gate weights (nn.LSTM orders the gates i, f, g, o).
@@ -39,49 +40,19 @@ class LSTMWeights:
     def from_module(
         cls, lstm: torch.nn.LSTM, layer: int, reverse: bool, dtype: torch.dtype
     ) -> LSTMWeights:
-        suffix = f"_l{layer}" + ("_reverse" if reverse else "")
-        w_ih = getattr(lstm, "weight_ih" + suffix).detach().to(dtype)
-        bias = w_ih.new_zeros(w_ih.shape[0])
-        if lstm.bias:
-            bias = getattr(lstm, "bias_ih" + suffix).detach().to(dtype) + getattr(
-                lstm, "bias_hh" + suffix
-            ).detach().to(dtype)
-        return cls(w_ih, getattr(lstm, "weight_hh" + suffix).detach().to(dtype), bias)
+        def get(name: str) -> torch.Tensor:
+            return layer_parameter(lstm, name, layer, reverse, dtype)
 
-
-def active_counts(lengths: torch.Tensor, steps: int) -> list[int]:
-    """Rows still running at each step, for lengths sorted in decreasing order."""
-    lengths = lengths.cpu()
-    if bool((lengths[1:] > lengths[:-1]).any()):
-        raise ValueError("the batch must be sorted by decreasing length")
-    return [int((lengths > t).sum()) for t in range(steps)]
+        return cls(get("weight_ih"), get("weight_hh"), get("bias_ih") + get("bias_hh"))
 
 
 @dataclasses.dataclass
-class LSTMTrace:
-    """Activations of one forward pass; states carry an extra leading step for h_0, c_0.
+class LSTMTrace(RecurrentTrace):
+    """A recorded LSTM pass: gate pre-activations and activations, and the cell states."""
 
-    Rows past a sentence's end hold zeros.
-    """
-
-    x: torch.Tensor  # (B, T, I)
-    lengths: torch.Tensor  # (B,) sorted in decreasing order
-    active: list[int]  # rows running at each step
     pre: torch.Tensor  # (B, T, 4d) gate pre-activations
     gates: torch.Tensor  # (B, T, 4, d) activations i, f, g, o
-    h: torch.Tensor  # (B, T+1, d), h[:, 0] = h_0 = 0
     c: torch.Tensor  # (B, T+1, d), c[:, 0] = c_0 = 0
-
-    @property
-    def final_hidden(self) -> torch.Tensor:
-        """Each sentence's hidden state after its last token (B, d)."""
-        index = self.lengths.to(self.h.device)[:, None, None].expand(-1, 1, self.h.shape[2])
-        return self.h.gather(1, index)[:, 0]
-
-    @property
-    def outputs(self) -> torch.Tensor:
-        """Hidden state after each step (B, T, d), zero on padding."""
-        return self.h[:, 1:]
 
 
 def lstm_forward(weights: LSTMWeights, x: torch.Tensor, lengths: torch.Tensor) -> LSTMTrace:
@@ -105,16 +76,7 @@ def lstm_forward(weights: LSTMWeights, x: torch.Tensor, lengths: torch.Tensor) -
     pre = input_part + (h[:, :-1].reshape(-1, d) @ w_hh_t).view(batch, steps, 4 * d)
     gates = torch.sigmoid(pre).view(batch, steps, 4, d)
     gates[:, :, GATE_G] = torch.tanh(pre.view(batch, steps, 4, d)[:, :, GATE_G])
-    return LSTMTrace(x, lengths, active, pre, gates, h, c)
-
-
-@dataclasses.dataclass
-class LSTMRelevance:
-    """Relevance a layer hands down: to its inputs and to its initial state."""
-
-    inputs: torch.Tensor  # (B, T, I)
-    initial_hidden: torch.Tensor  # (B, d)
-    initial_cell: torch.Tensor  # (B, d)
+    return LSTMTrace(x, lengths, active, h, pre, gates, c)
 
 
 def lstm_relevance(
@@ -124,7 +86,7 @@ def lstm_relevance(
     eps: float,
     bias_factor: float,
     product_rule: str = "all",
-) -> LSTMRelevance:
+) -> LayerRelevance:
     """Propagate relevance from the hidden states to the inputs and the initial state.
 
     ``hidden_relevance`` (B, T, d) is the relevance arriving on each output h_t (from the
@@ -183,4 +145,4 @@ def lstm_relevance(
         r_c[:n] = r_c_prev
     # The input share of every step at once (zero on padding, where nothing was scaled).
     r_x = eps_messages(trace.x, w_ih, gate_scaled, bias_and_stabilizer, n_gate_inputs, bias_factor)
-    return LSTMRelevance(r_x, r_h, r_c)
+    return LayerRelevance(r_x, r_h, r_c)

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from textlrp.errors import InputError
-from textlrp.lrp.lstm import GATE_F, GATE_G, GATE_I, GATE_O, LSTMWeights, active_counts
+from textlrp.lrp.lstm import GATE_F, GATE_G, GATE_I, GATE_O, LSTMWeights
+from textlrp.lrp.recurrent import active_counts
 from textlrp.lrp.sequence import reverse_padded
 from textlrp.methods.base import EncodedBatch, MethodOutput, register
 

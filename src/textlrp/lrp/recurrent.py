@@ -1,0 +1,58 @@
+"""What the LSTM and GRU passes share: parameter access, active rows, the recorded states."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+
+def layer_parameter(
+    rnn: torch.nn.Module, name: str, layer: int, reverse: bool, dtype: torch.dtype
+) -> torch.Tensor:
+    """``weight_ih``/``weight_hh``/``bias_ih``/``bias_hh`` of one layer and direction, detached;
+    zeros for a bias of a module built with ``bias=False``."""
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    if name.startswith("bias") and not rnn.bias:
+        weight = getattr(rnn, "weight_ih" + suffix)
+        return weight.new_zeros(weight.shape[0], dtype=dtype).detach()
+    return getattr(rnn, name + suffix).detach().to(dtype)
+
+
+def active_counts(lengths: torch.Tensor, steps: int) -> list[int]:
+    """Rows still running at each step, for lengths sorted in decreasing order."""
+    lengths = lengths.cpu()
+    if bool((lengths[1:] > lengths[:-1]).any()):
+        raise ValueError("the batch must be sorted by decreasing length")
+    return [int((lengths > t).sum()) for t in range(steps)]
+
+
+@dataclasses.dataclass
+class RecurrentTrace:
+    """Inputs and hidden states of one recorded pass; ``h[:, 0]`` is h_0 = 0 and rows past a
+    sentence's end hold zeros."""
+
+    x: torch.Tensor  # (B, T, I)
+    lengths: torch.Tensor  # (B,) sorted in decreasing order
+    active: list[int]  # rows running at each step
+    h: torch.Tensor  # (B, T+1, d)
+
+    @property
+    def final_hidden(self) -> torch.Tensor:
+        """Each sentence's hidden state after its last token (B, d)."""
+        index = self.lengths.to(self.h.device)[:, None, None].expand(-1, 1, self.h.shape[2])
+        return self.h.gather(1, index)[:, 0]
+
+    @property
+    def outputs(self) -> torch.Tensor:
+        """Hidden state after each step (B, T, d), zero on padding."""
+        return self.h[:, 1:]
+
+
+@dataclasses.dataclass
+class LayerRelevance:
+    """Relevance a layer hands down: to its inputs and to its initial state."""
+
+    inputs: torch.Tensor  # (B, T, I)
+    initial_hidden: torch.Tensor  # (B, d)
+    initial_cell: torch.Tensor  # (B, d); zero for a GRU, which has no cell state
