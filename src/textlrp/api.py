@@ -236,7 +236,7 @@ def _as_text_list(texts: Text | Sequence[Text]) -> list[Text]:
 
 def _tokens_of(text: Text, index: int) -> list[str]:
     if isinstance(text, str):
-        from textlrp.data.tokenize import tokenize
+        from textlrp.data.tokenizer import tokenize
 
         tokens = tokenize(text)
     elif isinstance(text, Sequence) and all(isinstance(t, str) for t in text):
