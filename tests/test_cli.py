@@ -135,3 +135,13 @@ def test_method_all_skips_a_method_that_does_not_apply(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "skipped cd" in captured.err and "single-layer LSTMs" in captured.err
     assert "occlusion_f" in captured.out and "lrp" in captured.out
+
+
+def test_demo_runs_on_the_bundled_model(tmp_path, capsys):
+    """`make demo` runs this: no data, no flags besides where to write."""
+    assert main(["demo", "--out", str(tmp_path), "--no-color"]) == 0
+    out = capsys.readouterr().out
+    assert "it(" in out and "never(" in out and "engage(" in out
+    assert "lrp " in out and "gradient " in out
+    assert (tmp_path / "demo.html").stat().st_size > 1000
+    assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
