@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import WORDS, random_model, random_sentences
+from conftest import random_model, random_sentences
 
 import textlrp
 from textlrp.api import encode_batch
 from textlrp.methods.builtin.cd import cd_decompose, cd_phrase
-from textlrp.models import ClassifierConfig, LSTMClassifier, Vocabulary
+from textlrp.models import LSTMClassifier
 
 SENTENCES = [["fun"], *random_sentences(3, 31, 6), ["it", "never", "fails", "to", "engage", "us"]]
 
 
 def make_model(bidirectional: bool, output_bias: bool, seed: int) -> LSTMClassifier:
     """A small float64 classifier, with or without an output bias."""
-    if not output_bias:
-        return random_model(bidirectional=bidirectional, seed=seed)
-    torch.manual_seed(seed)
-    config = ClassifierConfig(5, 4, 1, bidirectional, output_bias=True)
-    model = LSTMClassifier(Vocabulary(WORDS), ["a", "b", "c"], config).double()
-    with torch.no_grad():
-        for param in model.parameters():
-            param.uniform_(-1.0, 1.0)
-    return model.eval()
+    return random_model(bidirectional=bidirectional, seed=seed, output_bias=output_bias)
 
 
 def all_spans(sentences):

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import WORDS, random_model, random_sentences
+from conftest import random_model, random_sentences
 
 import textlrp
 from textlrp.api import encode_batch
 from textlrp.methods.builtin import occlusion
 from textlrp.methods.builtin.occlusion import occluded_scores
-from textlrp.models import ClassifierConfig, LSTMClassifier, Vocabulary
+from textlrp.models import LSTMClassifier
 
 SENTENCES = [["good"], *random_sentences(4, 21, 7), ["never", "fails", "to", "engage", "us"]]
 
 
 def biased_model(bidirectional: bool, seed: int) -> LSTMClassifier:
-    """A small float64 classifier whose output layer has a bias (random_model's has none)."""
-    torch.manual_seed(seed)
-    config = ClassifierConfig(5, 4, 1, bidirectional, output_bias=True)
-    model = LSTMClassifier(Vocabulary(WORDS), ["a", "b", "c"], config).double()
-    with torch.no_grad():
-        for param in model.parameters():
-            param.uniform_(-1.0, 1.0)
-    return model.eval()
+    """A small float64 classifier whose output layer has a bias."""
+    return random_model(bidirectional=bidirectional, seed=seed, output_bias=True)
 
 
 def explicit_occluded(model, tokens: list[str], t: int, mode: str) -> torch.Tensor:

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from textlrp.data.sst import SST_CLASS_NAMES
 from textlrp.errors import ModelError
 from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
 from textlrp.models.vocab import Vocabulary
 
-SST_CLASS_NAMES = ["very negative", "negative", "neutral", "positive", "very positive"]
 WEIGHT_KEYS = (
     "Wxh_Left", "bxh_Left", "Whh_Left", "bhh_Left",
     "Wxh_Right", "bxh_Right", "Whh_Right", "bhh_Right",
