@@ -275,7 +275,7 @@ def cd_phrase(
     from textlrp.api import encode_batch
 
     if isinstance(tokens, str):
-        from textlrp.data.tokenize import tokenize
+        from textlrp.data.tokenizer import tokenize
 
         tokens = tokenize(tokens)
     tokens = [t for t in tokens if t.strip()]
