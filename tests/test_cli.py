@@ -145,3 +145,28 @@ def test_demo_runs_on_the_bundled_model(tmp_path, capsys):
     assert "lrp " in out and "gradient " in out
     assert (tmp_path / "demo.html").stat().st_size > 1000
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reproduce_toy_writes_its_table(tmp_path, capsys):
+    out = tmp_path / "toy"
+    code = main(
+        [
+            "reproduce",
+            "toy",
+            "--models",
+            "1",
+            "--steps",
+            "2",
+            "--accept-mse",
+            "1e9",
+            "--task",
+            "add",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    table = (out / "toy.md").read_text()
+    assert "LRP-all" in table and "99.995" in table  # our row beside the paper's
+    assert json.loads((out / "toy.json").read_text())

@@ -99,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_arguments(sst)
     sst.set_defaults(handler=run_train)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="reproduce the papers' experiments (`textlrp reproduce toy`)"
+    )
+    experiments = reproduce.add_subparsers(title="experiments", metavar="EXPERIMENT")
+    from textlrp.experiments import toy_cli
+
+    toy = experiments.add_parser(
+        "toy", help="the 2019 paper's addition/subtraction task with known ground truth"
+    )
+    toy_cli.add_arguments(toy)
+    toy.set_defaults(handler=toy_cli.run)
     return parser
 
 
