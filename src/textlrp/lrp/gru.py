@@ -17,7 +17,13 @@ import dataclasses
 
 import torch
 
-from textlrp.lrp.recurrent import LayerRelevance, RecurrentTrace, active_counts, layer_parameter
+from textlrp.lrp.recurrent import (
+    LayerRelevance,
+    RecurrentTrace,
+    active_counts,
+    fused_hidden_states,
+    layer_parameter,
+)
 from textlrp.lrp.rules import eps_messages, product_split, signed_eps
 
 GATE_R, GATE_Z, GATE_N = 0, 1, 2
@@ -68,21 +74,26 @@ class GRUTrace(RecurrentTrace):
 
 
 def gru_forward(weights: GRUWeights, x: torch.Tensor, lengths: torch.Tensor) -> GRUTrace:
-    """Run the GRU over a right-padded, length-sorted batch, recording all activations."""
+    """Run the GRU over a right-padded, length-sorted batch, recording all activations.
+
+    The hidden states come from PyTorch's fused kernel; gates and candidates are then
+    recomputed for all steps at once.
+    """
     batch, steps, _ = x.shape
     d = weights.hidden_size
     active = active_counts(lengths, steps)
     input_part = torch.addmm(weights.b_ih, x.reshape(-1, x.shape[2]), weights.w_ih.T)
     input_part = input_part.view(batch, steps, 3 * d)
-    h = x.new_zeros(batch, steps + 1, d)
+    h = fused_hidden_states(
+        torch.gru,
+        [weights.w_ih, weights.w_hh, weights.b_ih, weights.b_hh],
+        x,
+        lengths,
+        d,
+        cell_state=False,
+    )
     w_hh_t = weights.w_hh.T
-    for t, count in enumerate(active):
-        gi = input_part[:count, t]
-        gh = torch.addmm(weights.b_hh, h[:count, t], w_hh_t)
-        rz = torch.sigmoid(gi[:, : 2 * d] + gh[:, : 2 * d])
-        n = torch.tanh(torch.addcmul(gi[:, 2 * d :], rz[:, :d], gh[:, 2 * d :]))
-        h[:count, t + 1] = torch.addcmul(n, rz[:, d:], h[:count, t] - n)
-    # Everything but the recurrence again, for all steps at once.
+    # With the hidden states known, everything else is one batched computation.
     hidden_part = torch.addmm(weights.b_hh, h[:, :-1].reshape(-1, d), w_hh_t)
     hidden_part = hidden_part.view(batch, steps, 3 * d)
     pre_r = weights.block(input_part, GATE_R) + weights.block(hidden_part, GATE_R)

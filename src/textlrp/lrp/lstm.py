@@ -13,7 +13,13 @@ import dataclasses
 
 import torch
 
-from textlrp.lrp.recurrent import LayerRelevance, RecurrentTrace, active_counts, layer_parameter
+from textlrp.lrp.recurrent import (
+    LayerRelevance,
+    RecurrentTrace,
+    active_counts,
+    fused_hidden_states,
+    layer_parameter,
+)
 from textlrp.lrp.rules import eps_messages, product_split, signed_eps
 
 # Row blocks of PyTorch's stacked gate weights (nn.LSTM orders the gates i, f, g, o).
@@ -56,26 +62,33 @@ class LSTMTrace(RecurrentTrace):
 
 
 def lstm_forward(weights: LSTMWeights, x: torch.Tensor, lengths: torch.Tensor) -> LSTMTrace:
-    """Run the LSTM over a right-padded, length-sorted batch, recording all activations."""
+    """Run the LSTM over a right-padded, length-sorted batch, recording all activations.
+
+    The hidden states come from PyTorch's fused recurrent kernel (:func:`fused_hidden_states`);
+    with them known, gate pre-activations and activations are one batched computation, and
+    only the cell states' linear recurrence c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t is left to a loop.
+    """
     batch, steps, _ = x.shape
     d = weights.hidden_size
     active = active_counts(lengths, steps)
+    h = fused_hidden_states(
+        torch.lstm,
+        [weights.w_ih, weights.w_hh, weights.bias, torch.zeros_like(weights.bias)],
+        x,
+        lengths,
+        d,
+        cell_state=True,
+    )
     input_part = torch.addmm(weights.bias, x.reshape(-1, x.shape[2]), weights.w_ih.T)
-    input_part = input_part.view(batch, steps, 4 * d)
-    h = x.new_zeros(batch, steps + 1, d)
-    c = x.new_zeros(batch, steps + 1, d)
-    w_hh_t = weights.w_hh.T
-    for t, n in enumerate(active):
-        z = torch.addmm(input_part[:n, t], h[:n, t], w_hh_t)
-        sig = torch.sigmoid(z).view(n, 4, d)  # i, f, o used; the g block is replaced by tanh
-        g = torch.tanh(z[:, GATE_G * d : (GATE_G + 1) * d])
-        c_new = torch.addcmul(sig[:, GATE_F] * c[:n, t], sig[:, GATE_I], g)
-        c[:n, t + 1] = c_new
-        h[:n, t + 1] = sig[:, GATE_O] * torch.tanh(c_new)
-    # The pre-activations again, for all steps at once (the same sums as in the loop).
-    pre = input_part + (h[:, :-1].reshape(-1, d) @ w_hh_t).view(batch, steps, 4 * d)
+    hidden_part = h[:, :-1].reshape(-1, d) @ weights.w_hh.T
+    pre = (input_part + hidden_part).view(batch, steps, 4 * d)
     gates = torch.sigmoid(pre).view(batch, steps, 4, d)
     gates[:, :, GATE_G] = torch.tanh(pre.view(batch, steps, 4, d)[:, :, GATE_G])
+    new_input = gates[:, :, GATE_I] * gates[:, :, GATE_G]
+    forget = gates[:, :, GATE_F]
+    c = x.new_zeros(batch, steps + 1, d)
+    for t, n in enumerate(active):
+        c[:n, t + 1] = torch.addcmul(new_input[:n, t], forget[:n, t], c[:n, t])
     return LSTMTrace(x, lengths, active, h, pre, gates, c)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 
 def layer_parameter(
@@ -17,6 +18,31 @@ def layer_parameter(
         weight = getattr(rnn, "weight_ih" + suffix)
         return weight.new_zeros(weight.shape[0], dtype=dtype).detach()
     return getattr(rnn, name + suffix).detach().to(dtype)
+
+
+def fused_hidden_states(
+    kernel,
+    params: list[torch.Tensor],
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+    hidden_size: int,
+    cell_state: bool,
+) -> torch.Tensor:
+    """Hidden states (B, T+1, d) of one layer and direction from PyTorch's fused kernel.
+
+    ``kernel`` is ``torch.lstm`` or ``torch.gru`` (what ``nn.LSTM``/``nn.GRU`` call), run on
+    the packed, length-sorted batch with one layer's ``[w_ih, w_hh, b_ih, b_hh]``; ``h[:, 0]``
+    is h_0 = 0 and rows past a sentence's end are zero.
+    """
+    batch, steps, _ = x.shape
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=True)
+    zeros = x.new_zeros(1, batch, hidden_size)
+    initial = (zeros, zeros) if cell_state else zeros
+    outputs = kernel(packed.data, packed.batch_sizes, initial, params, True, 1, 0.0, False, False)
+    padded, _ = pad_packed_sequence(
+        PackedSequence(outputs[0], packed.batch_sizes), batch_first=True, total_length=steps
+    )
+    return torch.cat([x.new_zeros(batch, 1, hidden_size), padded], dim=1)
 
 
 def active_counts(lengths: torch.Tensor, steps: int) -> list[int]:
