@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     sst.set_defaults(handler=run_train)
 
     reproduce = commands.add_parser(
-        "reproduce", help="reproduce the papers' experiments (`textlrp reproduce toy`)"
+        "reproduce", help="reproduce the papers' experiments (toy, sst)"
     )
     experiments = reproduce.add_subparsers(title="experiments", metavar="EXPERIMENT")
     from textlrp.experiments import toy_cli
@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     toy_cli.add_arguments(toy)
     toy.set_defaults(handler=toy_cli.run)
+    from textlrp.experiments.sst import cli as sst_cli
+
+    sst_report = experiments.add_parser(
+        "sst", help="the 2017/2019 papers' sentiment experiments on the bundled model"
+    )
+    sst_cli.add_arguments(sst_report)
+    sst_report.set_defaults(handler=sst_cli.run)
     return parser
 
 
