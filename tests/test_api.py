@@ -162,3 +162,10 @@ def test_explain_vectors_equals_explain_on_the_same_embeddings(model, method):
 def test_explain_vectors_bad_input(model, inputs, lengths, message):
     with pytest.raises(InputError, match=message):
         textlrp.explain_vectors(model, inputs.double(), lengths)
+
+
+def test_special_tokens_in_text_are_unknown_words(model):
+    [e] = textlrp.explain(model, [["<pad>", "the", "<unk>", "movie"]], dtype=torch.float64)
+    assert e.unknown == [True, False, True, False]
+    ids = textlrp.api.encode_batch(model, [["<pad>", "the"]]).token_ids
+    assert ids.tolist() == [[model.vocab.unk_index, model.vocab.index("the")]]

@@ -139,20 +139,20 @@ def _check_call(
 def encode_batch(model: torch.nn.Module, tokens: list[list[str]]) -> EncodedBatch:
     """Right-padded token indices; raises :class:`InputError` for a text of unknown words only."""
     vocab = model.vocab
-    for i, sentence in enumerate(tokens):
-        if not any(vocab.is_known(t) for t in sentence):
+    encoded = [vocab.encode(sentence) for sentence in tokens]
+    for i, row in enumerate(encoded):
+        if all(index == vocab.unk_index for index in row):
             raise InputError(
-                f"text #{i} ({' '.join(sentence)[:60]!r}) has no word in the model's vocabulary; "
-                "check the language/spelling or use a model trained on similar text"
+                f"text #{i} ({' '.join(tokens[i])[:60]!r}) has no word in the model's "
+                "vocabulary; check the language/spelling or use a model trained on similar text"
             )
-    lengths = torch.tensor([len(s) for s in tokens], dtype=torch.long)
+    lengths = torch.tensor([len(row) for row in encoded], dtype=torch.long)
     steps = int(lengths.max())
     ids = torch.full((len(tokens), steps), vocab.pad_index, dtype=torch.long)
-    unknown = torch.zeros((len(tokens), steps), dtype=torch.bool)
-    for i, sentence in enumerate(tokens):
-        ids[i, : len(sentence)] = torch.tensor(vocab.encode(sentence))
-        unknown[i, : len(sentence)] = torch.tensor([not vocab.is_known(t) for t in sentence])
+    for i, row in enumerate(encoded):
+        ids[i, : len(row)] = torch.tensor(row)
     mask = torch.arange(steps)[None, :] < lengths[:, None]
+    unknown = (ids == vocab.unk_index) & mask
     device = model.embedding.weight.device
     return EncodedBatch(tokens, ids.to(device), lengths, mask.to(device), unknown)
 

@@ -40,8 +40,9 @@ class Vocabulary:
         return token.lower() if self.lowercase else token
 
     def index(self, token: str) -> int:
-        """The row of ``token``, or the unknown-word row."""
-        return self.stoi.get(self.normalize(token), self.unk_index)
+        """The row of ``token``, or the unknown-word row (also for a literal ``<pad>``)."""
+        index = self.stoi.get(self.normalize(token), self.unk_index)
+        return self.unk_index if index == self.pad_index else index
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
         return [self.index(t) for t in tokens]
