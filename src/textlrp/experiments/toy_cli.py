@@ -10,7 +10,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-__all__ = ["add_arguments", "run", "build_parser", "main"]
+__all__ = ["add_arguments", "run", "main"]
 
 DEFAULT_MODELS = 3
 DEFAULT_OUT = "out/toy"
@@ -101,23 +101,11 @@ def _describe(args: argparse.Namespace) -> list[str]:
     return parts
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="textlrp reproduce toy",
-        description="Reproduce Table 2 of Arras et al. 2019 (toy addition/subtraction task).",
-    )
-    return add_arguments(parser)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from textlrp.errors import TextLRPError
+    """Standalone entry point: the same as ``textlrp reproduce toy ...``."""
+    from textlrp.cli.main import main as textlrp_main
 
-    try:
-        return run(args)
-    except TextLRPError as exc:
-        print(f"textlrp: error: {exc}", file=sys.stderr)
-        return 2
+    return textlrp_main(["reproduce", "toy", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from textlrp.training.sst import TrainConfig
 
-__all__ = ["add_train_arguments", "config_from_args", "run_train", "build_parser", "main"]
+__all__ = ["add_train_arguments", "config_from_args", "run_train", "main"]
 
 DEFAULT_OUT = "runs/sst_bilstm.pt"
 
@@ -93,24 +93,11 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m textlrp.training.cli",
-        description="Train the 2017 paper's bi-LSTM on the Stanford Sentiment Treebank.",
-    )
-    return add_train_arguments(parser)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point; prints data errors as one line and returns 2."""
-    from textlrp.errors import TextLRPError
+    """Standalone entry point: the same as ``textlrp train sst ...``."""
+    from textlrp.cli.main import main as textlrp_main
 
-    args = build_parser().parse_args(argv)
-    try:
-        return run_train(args)
-    except TextLRPError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return textlrp_main(["train", "sst", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from textlrp.errors import TextLRPError
 
-__all__ = ["add_arguments", "run", "build_parser", "main"]
+__all__ = ["add_arguments", "run", "main"]
 
 DEFAULT_OUT = "results/sst"
 
@@ -106,21 +106,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="textlrp reproduce sst",
-        description="Reproduce the SST tables and figures of Arras et al. 2017/2019 on a model.",
-    )
-    return add_arguments(parser)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except TextLRPError as exc:
-        print(f"textlrp: error: {exc}", file=sys.stderr)
-        return 2
+    """Standalone entry point: the same as ``textlrp reproduce sst ...``."""
+    from textlrp.cli.main import main as textlrp_main
+
+    return textlrp_main(["reproduce", "sst", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
