@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from textlrp.api import encode_batch, explain_batch, score_batch
+from textlrp.api import DEFAULT_BATCH_SIZE, encode_batch, explain_batch, score_batch
 from textlrp.data.sst import SSTExample, load_sst
 from textlrp.experiments.sst.cache import StageCache, text_digest
 from textlrp.explanation import Explanation
@@ -47,10 +47,7 @@ class Settings:
     ngram_seed: int = 0
     representation_target: str = "predicted"  # class the sentence vectors are explained for
     dpi: int = 100
-    batch_size: int = 1024  # sentences per explain chunk
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    batch_size: int = DEFAULT_BATCH_SIZE  # sentences per explain chunk (length-sorted)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,19 +48,6 @@ class ToyData:
         """The second operand of every sequence."""
         return self.inputs[torch.arange(len(self)), self.pos_b, 0]
 
-    def subset(self, count: int) -> ToyData:
-        """The first ``count`` sequences (for quick runs and tests)."""
-        n = min(count, len(self))
-        steps = int(self.lengths[:n].max())
-        return ToyData(
-            self.task,
-            self.inputs[:n, :steps],
-            self.lengths[:n],
-            self.targets[:n],
-            self.pos_a[:n],
-            self.pos_b[:n],
-        )
-
 
 def _numbers(rng: np.random.Generator, task: str, shape: tuple[int, ...]) -> np.ndarray:
     magnitude = rng.uniform(0.5, 1.0, size=shape)

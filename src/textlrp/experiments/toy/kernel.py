@@ -240,11 +240,6 @@ def available() -> bool:
     return load() is not None
 
 
-def load_error() -> str | None:
-    """Why :func:`load` failed (``None`` if it worked or was not tried)."""
-    return _load_error
-
-
 def two_loop(
     steps: torch.Tensor,
     dirs: torch.Tensor,
