@@ -118,7 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sst_cli.add_arguments(sst_report)
     sst_report.set_defaults(handler=sst_cli.run)
+    for module in _command_modules():  # hook until the CLI refactor lists COMMANDS
+        module.register(commands)
     return parser
+
+
+def _command_modules():
+    from textlrp.cli import aggregate, explain_corpus
+
+    return (explain_corpus, aggregate)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
