@@ -18,39 +18,63 @@ def register(subparsers) -> None:
     )
     parser.add_argument("input", help="a .csv/.tsv/.jsonl/.parquet/.txt file, or sst-test")
     parser.add_argument("--out", type=Path, required=True, help="output file (.parquet)")
-    parser.add_argument("--format", dest="input_format",
-                        choices=["csv", "tsv", "jsonl", "parquet", "txt"],
-                        help="input format (default: from the file name)")
+    parser.add_argument(
+        "--format",
+        dest="input_format",
+        choices=["csv", "tsv", "jsonl", "parquet", "txt"],
+        help="input format (default: from the file name)",
+    )
     parser.add_argument("--text-column", help="column holding the text (default: text)")
     parser.add_argument("--id-column", help="column holding document ids (default: row number)")
     parser.add_argument("--label-column", help="column holding labels (class names or indices)")
-    parser.add_argument("--data-dir", type=Path,
-                        help="folder of a named data set (default: $TEXTLRP_DATA or the cache)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder of a named data set (default: $TEXTLRP_DATA or the cache)",
+    )
     parser.add_argument("--model", type=Path, help="a saved model file (default: bundled model)")
-    parser.add_argument("--method", default="lrp",
-                        help="method(s), comma-separated (default: lrp; see `textlrp methods`)")
-    parser.add_argument("--target", default="predicted",
-                        help="target(s), comma-separated: predicted, label, all, a class name "
-                        "or index (default: predicted)")
+    parser.add_argument(
+        "--method",
+        default="lrp",
+        help="method(s), comma-separated (default: lrp; see `textlrp methods`)",
+    )
+    parser.add_argument(
+        "--target",
+        default="predicted",
+        help="target(s), comma-separated: predicted, label, all, a class name "
+        "or index (default: predicted)",
+    )
     parser.add_argument("--eps", type=float, help="LRP stabilizer ε")
     parser.add_argument("--bias-factor", type=float, help="LRP bias factor δ: 0 or 1")
     parser.add_argument("--product-rule", choices=["all", "prop", "abs", "half"])
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--batch-size", type=int, default=128,
-                        help="documents per padded batch (default: 128)")
-    parser.add_argument("--chunk-size", type=int, default=1024,
-                        help="documents per written chunk; a crash loses at most one "
-                        "(default: 1024)")
-    parser.add_argument("--max-tokens", type=int, default=2000,
-                        help="longer documents are listed as bad rows (default: 2000)")
+    parser.add_argument(
+        "--batch-size", type=int, default=128, help="documents per padded batch (default: 128)"
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=1024,
+        help="documents per written chunk; a crash loses at most one (default: 1024)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=2000,
+        help="longer documents are listed as bad rows (default: 2000)",
+    )
     parser.add_argument("--limit", type=int, help="explain only the first N rows")
     parser.add_argument("--engine", default="local", choices=["local", "ray"])
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or local)")
     parser.add_argument("--actors", type=int, help="Ray actors (default: one per CPU or GPU)")
-    parser.add_argument("--gpus-per-actor", type=float,
-                        help="GPUs per Ray actor (default: 1 where the cluster has GPUs)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start afresh instead of resuming or refusing")
+    parser.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        help="GPUs per Ray actor (default: 1 where the cluster has GPUs)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start afresh instead of resuming or refusing"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(handler=run)
 

@@ -23,8 +23,15 @@ pa = pyarrow()
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-ROW_COLUMNS = ("method", "target_name", "predicted", "predicted_name", "target", "label",
-               "label_name")
+ROW_COLUMNS = (
+    "method",
+    "target_name",
+    "predicted",
+    "predicted_name",
+    "target",
+    "label",
+    "label_name",
+)
 
 
 def _token_batches(source: str | Path, method: str | None) -> Iterator[Any]:
@@ -38,8 +45,9 @@ def _token_batches(source: str | Path, method: str | None) -> Iterator[Any]:
         raise InputError(f"{path} is not a readable Parquet file ({exc})") from None
     missing = {"tokens", "relevance", *ROW_COLUMNS} - set(file.schema_arrow.names)
     if missing:
-        raise InputError(f"{path} lacks column(s) {', '.join(sorted(missing))}; is it an "
-                         "explain-corpus file?")
+        raise InputError(
+            f"{path} lacks column(s) {', '.join(sorted(missing))}; is it an explain-corpus file?"
+        )
     for batch in file.iter_batches(batch_size=8192, columns=["tokens", "relevance", *ROW_COLUMNS]):
         table = pa.Table.from_batches([batch])
         if method is not None:
@@ -53,8 +61,9 @@ def _token_batches(source: str | Path, method: str | None) -> Iterator[Any]:
         positions = np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
         columns = {
             "word": pc.list_flatten(tokens),
-            "relevance": pc.cast(pc.list_flatten(table["relevance"].combine_chunks()),
-                                 pa.float64()),
+            "relevance": pc.cast(
+                pc.list_flatten(table["relevance"].combine_chunks()), pa.float64()
+            ),
             "position": pa.array(positions, pa.int64()),
             "length": pa.array(np.repeat(lengths, lengths), pa.int64()),
         }
@@ -68,8 +77,10 @@ def _grouped(parts: list[Any], keys: list[str]) -> Any:
     pd = require("pandas", "corpus")
     if not parts:
         return pd.DataFrame(columns=[*keys, "count", "total", "mean"])
-    table = pa.concat_tables(parts).group_by(keys).aggregate(
-        [("relevance_sum", "sum"), ("relevance_count", "sum")]
+    table = (
+        pa.concat_tables(parts)
+        .group_by(keys)
+        .aggregate([("relevance_sum", "sum"), ("relevance_count", "sum")])
     )
     frame = table.to_pandas().rename(
         columns={"relevance_sum_sum": "total", "relevance_count_sum": "count"}
@@ -121,12 +132,15 @@ def misclassification_words(
         labelled = labelled or bool(pc.any(has_label).as_py())
         explained_prediction = pc.and_(has_label, pc.equal(table["target"], table["predicted"]))
         mistaken = pc.not_equal(table["predicted"], table["label"])
-        for sink, condition in ((wrong, pc.and_(explained_prediction, mistaken)),
-                                (right, pc.and_(explained_prediction, pc.invert(mistaken)))):
+        for sink, condition in (
+            (wrong, pc.and_(explained_prediction, mistaken)),
+            (right, pc.and_(explained_prediction, pc.invert(mistaken))),
+        ):
             part = table.filter(condition)
             if part.num_rows:
-                sink.append(_partial(part, keys).rename_columns(
-                    [*keys, "relevance_sum", "relevance_count"]))
+                sink.append(
+                    _partial(part, keys).rename_columns([*keys, "relevance_sum", "relevance_count"])
+                )
     if not labelled:
         raise InputError("the corpus has no labels; rerun explain-corpus with --label-column")
     frame = _grouped(wrong, keys)
@@ -148,15 +162,26 @@ def relevance_by_position(source: str | Path, method: str | None = None, bins: i
         relative = (table["position"].to_numpy() + 0.5) / table["length"].to_numpy()
         bin_index = np.minimum((relative * bins).astype(np.int64), bins - 1)
         values = table["relevance"].to_numpy()
-        small = pa.table({"method": table["method"], "bin": bin_index, "relevance": values,
-                          "absolute": np.abs(values)})
-        parts.append(small.group_by(keys).aggregate(
-            [("relevance", "sum"), ("relevance", "count"), ("absolute", "sum")]))
+        small = pa.table(
+            {
+                "method": table["method"],
+                "bin": bin_index,
+                "relevance": values,
+                "absolute": np.abs(values),
+            }
+        )
+        parts.append(
+            small.group_by(keys).aggregate(
+                [("relevance", "sum"), ("relevance", "count"), ("absolute", "sum")]
+            )
+        )
     pd = require("pandas", "corpus")
     if not parts:
         return pd.DataFrame(columns=[*keys, "start", "end", "count", "mean", "mean_abs"])
-    table = pa.concat_tables(parts).group_by(keys).aggregate(
-        [("relevance_sum", "sum"), ("relevance_count", "sum"), ("absolute_sum", "sum")]
+    table = (
+        pa.concat_tables(parts)
+        .group_by(keys)
+        .aggregate([("relevance_sum", "sum"), ("relevance_count", "sum"), ("absolute_sum", "sum")])
     )
     frame = table.to_pandas()
     frame["count"] = frame["relevance_count_sum"]
@@ -205,30 +230,59 @@ def _md_cell(text: Any) -> str:
 
 
 def _markdown(title, meta, words, mistakes, position, min_count) -> str:
-    lines = [f"# {title}", "", f"Model `{meta.get('model')}` (hash `{meta.get('model_hash')}`), "
-             f"textlrp {meta.get('textlrp_version')}.", ""]
+    lines = [
+        f"# {title}",
+        "",
+        f"Model `{meta.get('model')}` (hash `{meta.get('model_hash')}`), "
+        f"textlrp {meta.get('textlrp_version')}.",
+        "",
+    ]
     lines += [f"## Most relevant words per explained class (seen ≥ {min_count} times)", ""]
     for (method, cls), group in words.groupby(["method", "target_name"], sort=True):
-        lines += [f"### {method}: {cls}", "", "| word | mean | total | count |",
-                  "|---|---:|---:|---:|"]
-        lines += [f"| {_md_cell(r.word)} | {r.mean:.3f} | {r.total:.2f} | {r.count} |"
-                  for r in group.itertuples()]
+        lines += [
+            f"### {method}: {cls}",
+            "",
+            "| word | mean | total | count |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {_md_cell(r.word)} | {r.mean:.3f} | {r.total:.2f} | {r.count} |"
+            for r in group.itertuples()
+        ]
         lines.append("")
     if mistakes is not None:
-        lines += ["## Words pushing towards misclassification", "",
-                  "Relevance for the (wrong) predicted class in misclassified documents; "
-                  "`when correct`: the same word's mean relevance for that class where the "
-                  "prediction was right.", ""]
+        lines += [
+            "## Words pushing towards misclassification",
+            "",
+            "Relevance for the (wrong) predicted class in misclassified documents; "
+            "`when correct`: the same word's mean relevance for that class where the "
+            "prediction was right.",
+            "",
+        ]
         for (method, cls), group in mistakes.groupby(["method", "predicted_name"], sort=True):
-            lines += [f"### {method}: wrongly predicted {cls}", "",
-                      "| word | mean | when correct | count |", "|---|---:|---:|---:|"]
-            lines += [f"| {_md_cell(r.word)} | {r.mean:.3f} | {r.mean_when_correct:.3f} | "
-                      f"{r.count} |" for r in group.itertuples()]
+            lines += [
+                f"### {method}: wrongly predicted {cls}",
+                "",
+                "| word | mean | when correct | count |",
+                "|---|---:|---:|---:|",
+            ]
+            lines += [
+                f"| {_md_cell(r.word)} | {r.mean:.3f} | {r.mean_when_correct:.3f} | {r.count} |"
+                for r in group.itertuples()
+            ]
             lines.append("")
-    lines += ["## Relevance by relative position", "", "![relevance by position](position.png)",
-              "", "| method | position | mean | mean abs | tokens |", "|---|---|---:|---:|---:|"]
-    lines += [f"| {r.method} | {r.start:.1f}–{r.end:.1f} | {r.mean:.4f} | {r.mean_abs:.4f} | "
-              f"{r.count} |" for r in position.itertuples()]
+    lines += [
+        "## Relevance by relative position",
+        "",
+        "![relevance by position](position.png)",
+        "",
+        "| method | position | mean | mean abs | tokens |",
+        "|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.method} | {r.start:.1f}–{r.end:.1f} | {r.mean:.4f} | {r.mean_abs:.4f} | {r.count} |"
+        for r in position.itertuples()
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -237,8 +291,10 @@ def _colored_word(word: str, value: float, scale: float) -> str:
 
     background = intensity_to_rgb(value / scale if scale else 0.0)
     foreground = rgb_to_hex(contrast_text_color(background))
-    return (f'<span style="background:{rgb_to_hex(background)};color:{foreground};'
-            f'padding:0 3px">{html.escape(str(word))}</span>')
+    return (
+        f'<span style="background:{rgb_to_hex(background)};color:{foreground};'
+        f'padding:0 3px">{html.escape(str(word))}</span>'
+    )
 
 
 def _html_table(frame, extra: str, extra_name: str) -> str:
@@ -248,35 +304,47 @@ def _html_table(frame, extra: str, extra_name: str) -> str:
         f"<td>{getattr(r, extra):.3f}</td><td>{r.count}</td></tr>"
         for r in frame.itertuples()
     )
-    return (f"<table><tr><th>word</th><th>mean</th><th>{html.escape(extra_name)}</th>"
-            f"<th>count</th></tr>{rows}</table>")
+    return (
+        f"<table><tr><th>word</th><th>mean</th><th>{html.escape(extra_name)}</th>"
+        f"<th>count</th></tr>{rows}</table>"
+    )
 
 
 def _html(title, meta, words, mistakes, position, min_count) -> str:
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
-             "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
-             "table{border-collapse:collapse;margin:0 2em 1em 0;display:inline-table;"
-             "vertical-align:top}td,th{padding:2px 8px;text-align:right}"
-             "td:first-child{text-align:left}</style></head><body>",
-             f"<h1>{e(title)}</h1><p>Model <code>{e(str(meta.get('model')))}</code> (hash "
-             f"<code>{e(str(meta.get('model_hash')))}</code>), textlrp "
-             f"{e(str(meta.get('textlrp_version')))}. Red: relevance for the class, blue: "
-             "against.</p>",
-             f"<h2>Most relevant words per explained class (seen ≥ {min_count} times)</h2>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
+        "table{border-collapse:collapse;margin:0 2em 1em 0;display:inline-table;"
+        "vertical-align:top}td,th{padding:2px 8px;text-align:right}"
+        "td:first-child{text-align:left}</style></head><body>",
+        f"<h1>{e(title)}</h1><p>Model <code>{e(str(meta.get('model')))}</code> (hash "
+        f"<code>{e(str(meta.get('model_hash')))}</code>), textlrp "
+        f"{e(str(meta.get('textlrp_version')))}. Red: relevance for the class, blue: "
+        "against.</p>",
+        f"<h2>Most relevant words per explained class (seen ≥ {min_count} times)</h2>",
+    ]
     for (method, cls), group in words.groupby(["method", "target_name"], sort=True):
-        parts.append(f"<div style='display:inline-block'><h3>{e(method)}: {e(cls)}</h3>"
-                     f"{_html_table(group, 'total', 'total')}</div>")
+        parts.append(
+            f"<div style='display:inline-block'><h3>{e(method)}: {e(cls)}</h3>"
+            f"{_html_table(group, 'total', 'total')}</div>"
+        )
     if mistakes is not None:
-        parts.append("<h2>Words pushing towards misclassification</h2><p>Relevance for the "
-                     "(wrong) predicted class in misclassified documents, beside the word's "
-                     "mean relevance for that class where the prediction was right.</p>")
+        parts.append(
+            "<h2>Words pushing towards misclassification</h2><p>Relevance for the "
+            "(wrong) predicted class in misclassified documents, beside the word's "
+            "mean relevance for that class where the prediction was right.</p>"
+        )
         for (method, cls), group in mistakes.groupby(["method", "predicted_name"], sort=True):
-            parts.append(f"<div style='display:inline-block'><h3>{e(method)}: wrongly "
-                         f"predicted {e(cls)}</h3>"
-                         f"{_html_table(group, 'mean_when_correct', 'when correct')}</div>")
-    parts.append("<h2>Relevance by relative position</h2><img src='position.png' "
-                 "alt='relevance by position'>")
+            parts.append(
+                f"<div style='display:inline-block'><h3>{e(method)}: wrongly "
+                f"predicted {e(cls)}</h3>"
+                f"{_html_table(group, 'mean_when_correct', 'when correct')}</div>"
+            )
+    parts.append(
+        "<h2>Relevance by relative position</h2><img src='position.png' "
+        "alt='relevance by position'>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -293,8 +361,14 @@ def _position_png(position, path: Path) -> None:
     for method, group in position.groupby("method", sort=True):
         centres = (group["start"] + group["end"]) / 2
         axis.plot(centres, group["mean"], marker="o", label=f"{method}: mean", color=RED)
-        axis.plot(centres, group["mean_abs"], marker="s", linestyle="--",
-                  label=f"{method}: mean |R|", color=BLUE)
+        axis.plot(
+            centres,
+            group["mean_abs"],
+            marker="s",
+            linestyle="--",
+            label=f"{method}: mean |R|",
+            color=BLUE,
+        )
     axis.axhline(0, color="grey", linewidth=0.5)
     axis.set_xlabel("relative position in the document")
     axis.set_ylabel("relevance per token")

@@ -42,7 +42,10 @@ class CorpusSettings:
     max_tokens: int = DEFAULT_MAX_TOKENS
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"methods": list(self.methods), "targets": list(self.targets)}
+        return dataclasses.asdict(self) | {
+            "methods": list(self.methods),
+            "targets": list(self.targets),
+        }
 
 
 def make_settings(
@@ -162,8 +165,9 @@ class ChunkExplainer:
         ):
 
             def reject(reason: str, detail: str, doc_id: str = doc_id, i: int = i) -> None:
-                bad.append({"id": doc_id, "row": chunk.start + i + 1, "reason": reason,
-                            "detail": detail})
+                bad.append(
+                    {"id": doc_id, "row": chunk.start + i + 1, "reason": reason, "detail": detail}
+                )
 
             if problem:
                 reason, _, detail = problem.partition(": ")
@@ -218,11 +222,18 @@ class ChunkExplainer:
                     try:
                         parts.extend(self._explain_bucket([doc], bad, chunk))
                     except TextLRPError as exc:
-                        bad.append({"id": doc.id, "row": chunk.start + doc.position + 1,
-                                    "reason": "explain-error", "detail": str(exc)})
+                        bad.append(
+                            {
+                                "id": doc.id,
+                                "row": chunk.start + doc.position + 1,
+                                "reason": "explain-error",
+                                "detail": str(exc),
+                            }
+                        )
         table = self._ordered(parts)
-        explained = {d.position for d in docs} - {b["row"] - chunk.start - 1 for b in bad
-                                                   if b["reason"] == "explain-error"}
+        explained = {d.position for d in docs} - {
+            b["row"] - chunk.start - 1 for b in bad if b["reason"] == "explain-error"
+        }
         tokens = sum(len(d.tokens) for d in docs if d.position in explained)
         bad.sort(key=lambda b: b["row"])
         return ChunkResult(chunk.index, chunk.start, len(chunk), table, bad, len(explained), tokens)
@@ -259,22 +270,33 @@ class ChunkExplainer:
                 if len(rows) < len(bucket) and method_order == 0:
                     for i in set(range(len(bucket))) - set(rows):
                         d = bucket[i]
-                        missing_label.append({"id": d.id, "row": chunk.start + d.position + 1,
-                                    "reason": "no-label",
-                                    "detail": f"target '{spec}' needs a label; this row has none"})
+                        missing_label.append(
+                            {
+                                "id": d.id,
+                                "row": chunk.start + d.position + 1,
+                                "reason": "no-label",
+                                "detail": f"target '{spec}' needs a label; this row has none",
+                            }
+                        )
                 if not rows:
                     continue
                 index = torch.tensor(rows, dtype=torch.long)
                 steps = int(encoded.lengths[index].max())
                 batch = encoded if len(rows) == len(bucket) else encoded.select(index, steps)
                 result = explain_batch(
-                    self.model, batch, method, targets, dtype=self.settings.dtype,
-                    batch_size=len(rows), **options,
+                    self.model,
+                    batch,
+                    method,
+                    targets,
+                    dtype=self.settings.dtype,
+                    batch_size=len(rows),
+                    **options,
                 )
                 docs = [bucket[i] for i in rows]
                 tables.append(
-                    self._rows(docs, batch, result.batch, method, options, method_order,
-                               target_order)
+                    self._rows(
+                        docs, batch, result.batch, method, options, method_order, target_order
+                    )
                 )
         bad.extend(missing_label)  # only once the whole bucket is explained
         return tables
@@ -286,9 +308,7 @@ class ChunkExplainer:
         offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
         relevance_type = self.schema.field("relevance").type.value_type
         relevance = out.relevance.detach().cpu()
-        flat_relevance = pa.array(
-            relevance[mask].numpy(), relevance_type
-        )
+        flat_relevance = pa.array(relevance[mask].numpy(), relevance_type)
         flat_unknown = pa.array(encoded.unknown.cpu()[mask].numpy())
         flat_tokens = pa.array([t for d in docs for t in d.tokens], pa.string())
         scores = out.scores.detach().cpu().double()
@@ -301,7 +321,9 @@ class ChunkExplainer:
         residual = None
         if _conserving(method, options):
             residual = (
-                score - relevance.double().sum(1) - out.initial_state_relevance.cpu().double()
+                score
+                - relevance.double().sum(1)
+                - out.initial_state_relevance.cpu().double()
                 - out.bias_relevance.cpu().double()
             ).numpy()
         labels = [d.label for d in docs]
@@ -323,8 +345,9 @@ class ChunkExplainer:
             "target": pa.array(target_list, pa.int32()),
             "target_name": pa.array([self.class_names[t] for t in target_list]),
             "label": pa.array(labels, pa.int32()),
-            "label_name": pa.array([None if x is None else self.class_names[x] for x in labels],
-                                   pa.string()),
+            "label_name": pa.array(
+                [None if x is None else self.class_names[x] for x in labels], pa.string()
+            ),
             "method": pa.array([method] * count, pa.string()),
             "options": pa.array([options_json] * count, pa.string()),
             "conservation_residual": pa.array(residual, pa.float64())
@@ -334,11 +357,13 @@ class ChunkExplainer:
             "textlrp_version": pa.array([self.version] * count, pa.string()),
         }
         table = pa.table(columns, schema=self.schema)
-        keys = pa.table({
-            "_position": pa.array([d.position for d in docs], pa.int64()),
-            "_method": pa.array([method_order] * count, pa.int32()),
-            "_target": pa.array([target_order] * count, pa.int32()),
-        })
+        keys = pa.table(
+            {
+                "_position": pa.array([d.position for d in docs], pa.int64()),
+                "_method": pa.array([method_order] * count, pa.int32()),
+                "_target": pa.array([target_order] * count, pa.int32()),
+            }
+        )
         return table, keys
 
     def _ordered(self, parts: list[tuple[Any, Any]]) -> Any:

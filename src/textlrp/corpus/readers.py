@@ -173,9 +173,11 @@ def open_corpus(
             raise InputError(f"{spec} is a named data set: drop --text/--id/--label-column")
         return _named(str(spec), None if data_dir is None else str(data_dir))
     path = Path(spec)
-    if not path.is_file():
+    if not path.exists() or path.is_dir():
         named = ", ".join(sorted(NAMED_DATASETS))
-        raise InputError(f"no file {path}; give a CSV/TSV/JSONL/Parquet/text file or one of: {named}")
+        raise InputError(
+            f"no file {path}; give a CSV/TSV/JSONL/Parquet/text file or one of: {named}"
+        )
     fmt = input_format or _SUFFIXES.get(path.suffix.lower())
     if fmt not in FORMATS:
         raise InputError(
@@ -185,14 +187,15 @@ def open_corpus(
     if fmt == "txt":
         if id_column or label_column:
             raise InputError("a plain text file has no columns; drop --id-column/--label-column")
-        return CorpusSource(str(path), lambda: _text_rows(path), _count_lines(path))
+        total = _count_lines(path) if path.is_file() else None  # a pipe is read once
+        return CorpusSource(str(path), lambda: _text_rows(path), total)
     text_column = text_column or "text"
     if fmt in ("csv", "tsv"):
         rows = _csv_rows(path, "\t" if fmt == "tsv" else ",", text_column, id_column, label_column)
         total = None
     elif fmt == "jsonl":
         rows = _jsonl_rows(path, text_column, id_column, label_column)
-        total = _count_lines(path)
+        total = _count_lines(path) if path.is_file() else None
     else:
         rows, total = _parquet_rows(path, text_column, id_column, label_column)
     return CorpusSource(str(path), rows, total, has_labels=label_column is not None)

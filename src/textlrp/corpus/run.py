@@ -111,7 +111,12 @@ def explain_corpus(
     if out.suffix != ".parquet":
         raise InputError(f"the output file must end in .parquet, got {out.name}")
     settings = make_settings(
-        method, target, options, dtype=dtype, batch_size=batch_size, chunk_size=chunk_size,
+        method,
+        target,
+        options,
+        dtype=dtype,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
         max_tokens=max_tokens,
     )
     loaded = resolve_model(model)
@@ -143,8 +148,9 @@ def explain_corpus(
     store = PartStore(out, run, metadata)
     done = store.open(overwrite=overwrite)
     if store.finished:
-        return CorpusSummary(out, bad_path(out), 0, 0, 0, 0, bad_reasons(out),
-                             time.perf_counter() - started)
+        return CorpusSummary(
+            out, bad_path(out), 0, 0, 0, 0, bad_reasons(out), time.perf_counter() - started
+        )
     total = corpus.total if limit is None else min(limit, corpus.total or limit)
     chunks = corpus.chunks(chunk_size, skip=done)
     if limit is not None:
@@ -168,15 +174,28 @@ def explain_corpus(
         else:
             from textlrp.corpus.engines.ray_engine import run_ray
 
-            run_ray(model if model is not None else None, settings, chunks, on_result,
-                    address=address, actors=actors, gpus_per_actor=gpus_per_actor)
+            run_ray(
+                model if model is not None else None,
+                settings,
+                chunks,
+                on_result,
+                address=address,
+                actors=actors,
+                gpus_per_actor=gpus_per_actor,
+            )
     finally:
         if bar is not None:
             bar.close()
     reasons = store.finalise()
     return CorpusSummary(
-        out, bad_path(out) if reasons else None, counts["documents"], counts["rows"],
-        counts["tokens"], len(done), reasons, time.perf_counter() - started,
+        out,
+        bad_path(out) if reasons else None,
+        counts["documents"],
+        counts["rows"],
+        counts["tokens"],
+        len(done),
+        reasons,
+        time.perf_counter() - started,
     )
 
 
@@ -197,6 +216,10 @@ def _progress_bar(total: int | None, initial: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(
-        total=total, initial=min(initial, total or initial), unit="doc",
-        dynamic_ncols=True, file=sys.stderr, desc="explain-corpus",
+        total=total,
+        initial=min(initial, total or initial),
+        unit="doc",
+        dynamic_ncols=True,
+        file=sys.stderr,
+        desc="explain-corpus",
     )

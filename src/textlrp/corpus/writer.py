@@ -54,8 +54,10 @@ class PartStore:
             return set()
         manifest = self.folder / "run.json"
         if manifest.is_file():
-            self._check_same(json.loads(manifest.read_text(encoding="utf-8")),
-                             f"{self.folder} holds an unfinished run")
+            self._check_same(
+                json.loads(manifest.read_text(encoding="utf-8")),
+                f"{self.folder} holds an unfinished run",
+            )
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             _atomic_write(manifest, json.dumps(self.run, indent=1, sort_keys=True).encode())

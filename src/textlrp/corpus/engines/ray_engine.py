@@ -68,8 +68,15 @@ def _unpack(row: dict[str, Any]) -> ChunkResult:
     import pyarrow as pa
 
     table = pa.ipc.open_stream(row["table"]).read_all()
-    return ChunkResult(row["chunk"], row["start"], row["rows"], table, json.loads(row["bad"]),
-                       row["documents"], row["tokens"])
+    return ChunkResult(
+        row["chunk"],
+        row["start"],
+        row["rows"],
+        table,
+        json.loads(row["bad"]),
+        row["documents"],
+        row["tokens"],
+    )
 
 
 def run_ray(
@@ -85,8 +92,11 @@ def run_ray(
     ray = require("ray", "ray")
     require("ray.data", "ray")
     if not ray.is_initialized():
-        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-                 log_to_driver=False)
+        ray.init(
+            address=address or os.environ.get("RAY_ADDRESS"),
+            include_dashboard=False,
+            log_to_driver=False,
+        )
     resources = ray.cluster_resources()
     cluster_gpus = int(resources.get("GPU", 0))
     if gpus_per_actor is None:
@@ -101,8 +111,11 @@ def run_ray(
     context.execution_options.preserve_order = True
     dataset = ray.data.from_arrow_refs(refs).map_batches(
         ExplainActor,
-        fn_constructor_kwargs={"model_source": model_source, "settings": settings,
-                               "threads": threads},
+        fn_constructor_kwargs={
+            "model_source": model_source,
+            "settings": settings,
+            "threads": threads,
+        },
         batch_size=None,  # one block = one chunk
         batch_format="pyarrow",
         concurrency=actors,
