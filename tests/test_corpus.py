@@ -16,12 +16,14 @@ from conftest import random_model, random_sentences
 
 import textlrp
 from textlrp.cli.main import main
-from textlrp.corpus import corpus_metadata, explain_corpus, read_corpus
-from textlrp.corpus.schema import corpus_schema
 from textlrp.errors import InputError
 
-pa = pytest.importorskip("pyarrow")
+pa = pytest.importorskip("pyarrow", reason="needs the corpus extra: pip install 'textlrp[corpus]'")
 pq = pytest.importorskip("pyarrow.parquet")
+pytest.importorskip("pandas", reason="needs the corpus extra: pip install 'textlrp[corpus]'")
+
+from textlrp.corpus import corpus_metadata, explain_corpus, read_corpus  # noqa: E402
+from textlrp.corpus.schema import corpus_schema  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

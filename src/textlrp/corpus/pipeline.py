@@ -260,7 +260,8 @@ class ChunkExplainer:
         return out
 
     def _explain_bucket(self, bucket: list[_Doc], bad: list, chunk: RawChunk) -> list[Any]:
-        from textlrp.api import encode_batch, explain_batch
+        from textlrp.api import explain_batch
+        from textlrp.batching import encode_batch
 
         encoded = encode_batch(self.model, [d.tokens for d in bucket])
         tables, missing_label = [], []
