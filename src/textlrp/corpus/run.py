@@ -175,7 +175,7 @@ def explain_corpus(
             from textlrp.corpus.engines.ray_engine import run_ray
 
             run_ray(
-                model if model is not None else None,
+                model,
                 settings,
                 chunks,
                 on_result,

@@ -24,14 +24,16 @@ from textlrp.corpus.readers import RawChunk
 class ExplainActor:
     """A Ray Data actor: loads the model once, explains whole chunks (a thin wrapper)."""
 
-    def __init__(self, model_source: Any, settings: CorpusSettings, threads: int = 1) -> None:
+    def __init__(
+        self, model_source: Any, settings: CorpusSettings, threads: int = 1, gpu: bool = False
+    ) -> None:
         import torch
 
         from textlrp.corpus.run import resolve_model
 
         torch.set_num_threads(max(1, threads))
         model = resolve_model(model_source)
-        if torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != "":
+        if gpu and torch.cuda.is_available():  # Ray gave this actor a GPU
             model = model.to("cuda")
         self.explainer = ChunkExplainer(model, settings)
 
@@ -115,6 +117,7 @@ def run_ray(
             "model_source": model_source,
             "settings": settings,
             "threads": threads,
+            "gpu": bool(gpus_per_actor),
         },
         batch_size=None,  # one block = one chunk
         batch_format="pyarrow",

@@ -1,0 +1,211 @@
+"""explain-corpus throughput, overhead, memory and the Ray engine, measured in one run.
+
+1. Overhead: documents/s and tokens/s of ``explain_corpus`` (LRP, bundled model, a text file
+   in, Parquet out) against the bare ``textlrp.explain()`` on the same texts, alternating the
+   two ``--repeats`` times; the pipeline's overhead (reading, validation, Arrow/Parquet,
+   bookkeeping, the final merge) is their time ratio minus one.
+2. Peak memory: a synthetic corpus of ``--rss-docs`` sentences (and a tenth of it) explained
+   in a fresh process each; peak RSS (ru_maxrss) and the RSS after loading the model. Bounded
+   memory shows as the same peak for both sizes.
+3. Ray: the same corpus with ``--engine ray`` on a local Ray instance with as many actors as
+   CPUs, against the local engine; Ray's start-up is timed apart.
+
+Usage: ``PYTHONPATH=src python benchmarks/bench_corpus.py [--data-dir DIR] [--rss-docs N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from common import test_sentences
+
+import textlrp
+from textlrp.corpus import explain_corpus
+
+HERE = Path(__file__).resolve().parent
+
+
+def write_texts(path: Path, sentences: list[list[str]]) -> None:
+    path.write_text("".join(" ".join(s) + "\n" for s in sentences), encoding="utf-8")
+
+
+def overhead(model, sentences, folder: Path, repeats: int) -> dict:
+    texts = [" ".join(s) for s in sentences]
+    source = folder / "texts.txt"
+    write_texts(source, sentences)
+    tokens = sum(len(s) for s in sentences)
+    bare, pipeline = [], []
+    textlrp.explain(model, texts[:256])  # warm-up
+    for _ in range(repeats):
+        start = time.perf_counter()
+        textlrp.explain(model, texts)
+        bare.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        explain_corpus(source, folder / "out.parquet", model, progress=False, overwrite=True)
+        pipeline.append(time.perf_counter() - start)
+    b, p = statistics.median(bare), statistics.median(pipeline)
+    return {
+        "documents": len(texts),
+        "tokens": tokens,
+        "explain_s": b,
+        "explain_corpus_s": p,
+        "explain_docs_per_s": len(texts) / b,
+        "explain_corpus_docs_per_s": len(texts) / p,
+        "explain_corpus_tokens_per_s": tokens / p,
+        "overhead": p / b - 1,
+        "all_explain_s": bare,
+        "all_explain_corpus_s": pipeline,
+    }
+
+
+def synthetic(model, count: int, seed: int = 1) -> list[list[str]]:
+    """Sentences of SST-like lengths (gamma, mean 19, 2..56 tokens) from the model's words."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.distributions.Gamma(4.0, 4.0 / 19.0).sample((count,)).round().clamp(2, 56)
+    words = [w for w in model.vocab.to_list() if w.isalpha()]
+    picks = torch.randint(0, len(words), (int(lengths.sum()),), generator=generator).tolist()
+    out, at = [], 0
+    for n in lengths.int().tolist():
+        out.append([words[i] for i in picks[at : at + n]])
+        at += n
+    return out
+
+
+def rss_child(source: str, out: str, method: str, threads: str) -> None:
+    """Run in a fresh process: load the model, note RSS, explain the corpus, report the peak."""
+    torch.set_num_threads(int(threads))
+    model = textlrp.load_model()
+    textlrp.explain(model, ["warm up the model ."])
+    loaded_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    summary = explain_corpus(source, out, model, method=method, progress=False, overwrite=True)
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "documents": summary.documents,
+                "seconds": seconds,
+                "rss_after_model_mb": loaded_kb / 1024,
+                "peak_rss_mb": peak_kb / 1024,
+            }
+        )
+    )
+
+
+def peak_memory(model, count: int, folder: Path, method: str, threads: int) -> list[dict]:
+    results = []
+    for n in (count // 10, count):
+        source = folder / f"synthetic-{n}.txt"
+        write_texts(source, synthetic(model, n))
+        env = os.environ | {"PYTHONPATH": str(HERE.parent / "src")}
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--rss-child",
+                str(source),
+                str(folder / f"synthetic-{n}.parquet"),
+                method,
+                str(threads),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]) | {"corpus": n})
+        source.unlink()
+        (folder / f"synthetic-{n}.parquet").unlink()
+    return results
+
+
+def ray_versus_local(model, sentences, folder: Path) -> dict:
+    import ray
+
+    source = folder / "texts.txt"
+    write_texts(source, sentences)
+    start = time.perf_counter()
+    explain_corpus(source, folder / "local.parquet", progress=False, overwrite=True)
+    local = time.perf_counter() - start
+    start = time.perf_counter()
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    startup = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        explain_corpus(source, folder / "ray.parquet", engine="ray", progress=False, overwrite=True)
+        on_ray = time.perf_counter() - start
+    finally:
+        ray.shutdown()
+    import pyarrow.parquet as pq
+
+    same = pq.read_table(folder / "ray.parquet").equals(pq.read_table(folder / "local.parquet"))
+    n = len(sentences)
+    return {
+        "documents": n,
+        "actors": os.cpu_count(),
+        "local_s": local,
+        "ray_s": on_ray,
+        "ray_startup_s": startup,
+        "local_docs_per_s": n / local,
+        "ray_docs_per_s": n / on_ray,
+        "ray_over_local": local / on_ray,
+        "identical_rows": same,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="SST trees folder (else synthetic sentences)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rss-docs", type=int, default=100_000)
+    parser.add_argument("--rss-method", default="lrp")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "rss", "ray"])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: steadier timings on a shared machine)",
+    )
+    parser.add_argument("--rss-child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(*args.rss_child)
+        return
+    torch.set_num_threads(args.threads)
+    model = textlrp.load_model()
+    sentences, name = test_sentences(model, args.data_dir)
+    load = os.getloadavg()[0]
+    report = {
+        "machine": f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "
+        f"load average {load:.1f} at the start",
+        "texts": name,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if "overhead" not in args.skip:
+            report["overhead"] = overhead(model, sentences, folder, args.repeats)
+            print(json.dumps(report["overhead"], indent=1), flush=True)
+        if "rss" not in args.skip:
+            report["memory"] = peak_memory(
+                model, args.rss_docs, folder, args.rss_method, args.threads
+            )
+            print(json.dumps(report["memory"], indent=1), flush=True)
+        if "ray" not in args.skip:
+            report["ray"] = ray_versus_local(model, sentences, folder)
+            print(json.dumps(report["ray"], indent=1), flush=True)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
