@@ -402,3 +402,17 @@ def test_aggregates_match_a_pandas_computation(tmp_path, model):
     assert position["mean_abs"].tolist() == pytest.approx(
         [np.mean(np.abs(bins[b])) for b in range(4)]
     )
+
+
+def test_tokenizer_choice(tmp_path, model):
+    source = tmp_path / "in.txt"
+    source.write_text("THE movie,fun\n", encoding="utf-8")
+    for tokenizer, tokens in (
+        ("sst", ["the", "movie", ",", "fun"]),
+        ("whitespace", ["THE", "movie,fun"]),
+    ):
+        out = tmp_path / f"{tokenizer}.parquet"
+        explain_corpus(source, out, model, tokenizer=tokenizer, progress=False)
+        assert read_corpus(out)["tokens"].to_pylist() == [tokens]
+    with pytest.raises(InputError, match="unknown tokenizer"):
+        explain_corpus(source, tmp_path / "x.parquet", model, tokenizer="nope", progress=False)

@@ -63,6 +63,11 @@ def register(subparsers) -> None:
         default=2000,
         help="longer documents are listed as bad rows (default: 2000)",
     )
+    parser.add_argument(
+        "--tokenizer",
+        choices=["sst", "news", "whitespace"],
+        help="how texts become tokens (default: sst; 20news-test: news)",
+    )
     parser.add_argument("--limit", type=int, help="explain only the first N rows")
     parser.add_argument("--engine", default="local", choices=["local", "ray"])
     parser.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or local)")
@@ -102,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
         max_tokens=args.max_tokens,
+        tokenizer=args.tokenizer,
         limit=args.limit,
         engine=args.engine,
         address=args.address,

@@ -29,6 +29,23 @@ DEFAULT_MAX_TOKENS = 2000
 SPECIAL_TARGETS = ("predicted", "label", "all")
 
 
+def _sst_tokenizer():
+    from textlrp.data.tokenizer import tokenize
+
+    return tokenize
+
+
+def _news_tokenizer():
+    from textlrp.data.newsgroups import tokenize_post
+
+    return tokenize_post
+
+
+# Text -> tokens, by name: "sst" (the SST models' tokenization, the default), "news" (the
+# 20 Newsgroups word tokens), "whitespace" (already tokenized text).
+TOKENIZERS = {"sst": _sst_tokenizer, "news": _news_tokenizer, "whitespace": lambda: str.split}
+
+
 @dataclasses.dataclass(frozen=True)
 class CorpusSettings:
     """Everything that decides a corpus file's rows; a resumed run must use the same."""
@@ -40,6 +57,7 @@ class CorpusSettings:
     batch_size: int = 128
     chunk_size: int = DEFAULT_CHUNK_SIZE
     max_tokens: int = DEFAULT_MAX_TOKENS
+    tokenizer: str = "sst"
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {
@@ -74,6 +92,10 @@ def make_settings(
     settings = CorpusSettings(methods, targets, per_method, **rest)
     if settings.dtype not in ("float32", "float64"):
         raise InputError(f"unknown dtype {settings.dtype!r}; choose float32 or float64")
+    if settings.tokenizer not in TOKENIZERS:
+        raise InputError(
+            f"unknown tokenizer {settings.tokenizer!r}; choose one of: {', '.join(TOKENIZERS)}"
+        )
     for name in ("batch_size", "chunk_size", "max_tokens"):
         if getattr(settings, name) < 1:
             raise InputError(f"{name} must be at least 1")
@@ -137,6 +159,10 @@ class ChunkExplainer:
         self.lowered = [c.lower() for c in self.class_names]
         self.hash = model_hash(model)
         self.version = textlrp.__version__
+        try:
+            self.tokenize = TOKENIZERS[settings.tokenizer]()
+        except ImportError:
+            raise InputError(f"the {settings.tokenizer!r} tokenizer is not installed") from None
         self.schema = corpus_schema(pa.float64() if settings.dtype == "float64" else None)
         for target in settings.targets:
             if target not in SPECIAL_TARGETS:
@@ -155,8 +181,7 @@ class ChunkExplainer:
         )
 
     def _validate(self, chunk: RawChunk) -> tuple[list[_Doc], list[dict[str, Any]]]:
-        from textlrp.data.tokenizer import tokenize
-
+        tokenize = self.tokenize
         docs, bad = [], []
         vocab = self.model.vocab
         max_chars = 100 * self.settings.max_tokens

@@ -91,6 +91,7 @@ class CorpusSource:
     total: int | None
     class_names: list[str] | None = None  # label names of a named data set
     has_labels: bool = False
+    tokenizer: str | None = None  # the tokenizer a named data set is meant to be read with
 
     def chunks(self, chunk_size: int, skip: set[int] | None = None) -> Iterator[RawChunk]:
         """Chunks of ``chunk_size`` rows; chunk numbers in ``skip`` are read but not yielded."""
@@ -115,13 +116,23 @@ class CorpusSource:
 
 
 # --------------------------------------------------------------------------- named data sets
-NamedLoader = Callable[[str | None], tuple[list[str], list[int], list[str]]]
+@dataclasses.dataclass
+class NamedData:
+    """A named data set's documents: texts, label indices, class names, optional ids."""
+
+    texts: list[str]
+    labels: list[int]
+    class_names: list[str]
+    ids: list[str] | None = None
+    tokenizer: str = "sst"  # a name in textlrp.corpus.pipeline.TOKENIZERS
+
+
+NamedLoader = Callable[[str | None], NamedData]
 NAMED_DATASETS: dict[str, tuple[str, NamedLoader]] = {}
 
 
 def register_dataset(name: str, description: str) -> Callable[[NamedLoader], NamedLoader]:
-    """Make a data set readable by name; ``loader(data_dir)`` returns (texts, labels, class
-    names)."""
+    """Make a data set readable by name; ``loader(data_dir)`` returns :class:`NamedData`."""
 
     def decorate(loader: NamedLoader) -> NamedLoader:
         NAMED_DATASETS[name] = (description, loader)
@@ -131,11 +142,13 @@ def register_dataset(name: str, description: str) -> Callable[[NamedLoader], Nam
 
 
 def _sst_loader(split: str) -> NamedLoader:
-    def load(data_dir: str | None) -> tuple[list[str], list[int], list[str]]:
+    def load(data_dir: str | None) -> NamedData:
         from textlrp.data.sst import SST_CLASS_NAMES, load_sst
 
         examples = load_sst(split, data_dir=data_dir)
-        return [ex.text for ex in examples], [ex.label for ex in examples], SST_CLASS_NAMES
+        return NamedData(
+            [ex.text for ex in examples], [ex.label for ex in examples], list(SST_CLASS_NAMES)
+        )
 
     return load
 
@@ -146,16 +159,25 @@ for _split in ("train", "dev", "test"):
     )
 
 
-@register_dataset("20news-test", "20 Newsgroups (bydate), test documents")
-def _newsgroups_test(data_dir: str | None) -> tuple[list[str], list[int], list[str]]:
+@register_dataset(
+    "20news-test", "20 Newsgroups (bydate), test posts without headers, footers and quotes"
+)
+def _newsgroups_test(data_dir: str | None) -> NamedData:
     try:
-        from textlrp.data import newsgroups
+        from textlrp.data.newsgroups import NEWSGROUPS, load_newsgroups
     except ImportError:
         raise DataError(
             "the 20 Newsgroups loader (textlrp.data.newsgroups) is not part of this install; "
-            "export the documents to a CSV/JSONL file and pass that file instead"
+            "export the posts to a CSV/JSONL file and pass that file instead"
         ) from None
-    return newsgroups.corpus_split("test", data_dir)
+    documents = load_newsgroups("test", data_dir)
+    return NamedData(
+        [d.text for d in documents],
+        [d.label for d in documents],
+        list(NEWSGROUPS),
+        [d.name for d in documents],
+        tokenizer="news",
+    )
 
 
 # --------------------------------------------------------------------------- opening
@@ -202,13 +224,21 @@ def open_corpus(
 
 
 def _named(name: str, data_dir: str | None) -> CorpusSource:
-    texts, labels, class_names = NAMED_DATASETS[name][1](data_dir)
+    data = NAMED_DATASETS[name][1](data_dir)
+    ids = data.ids or [None] * len(data.texts)
 
-    def rows() -> Iterator[tuple[None, str, int, None]]:
-        for text, label in zip(texts, labels, strict=True):
-            yield None, text, label, None
+    def rows() -> Iterator[tuple[str | None, str, int, None]]:
+        for row_id, text, label in zip(ids, data.texts, data.labels, strict=True):
+            yield row_id, text, label, None
 
-    return CorpusSource(name, rows, len(texts), class_names=list(class_names), has_labels=True)
+    return CorpusSource(
+        name,
+        rows,
+        len(data.texts),
+        class_names=list(data.class_names),
+        has_labels=True,
+        tokenizer=data.tokenizer,
+    )
 
 
 def _lines(path: Path) -> Iterator[bytes]:

@@ -87,6 +87,7 @@ def explain_corpus(
     batch_size: int = 128,
     chunk_size: int = 1024,
     max_tokens: int = 2000,
+    tokenizer: str | None = None,
     limit: int | None = None,
     engine: str = "local",
     address: str | None = None,
@@ -110,6 +111,7 @@ def explain_corpus(
     out = Path(out)
     if out.suffix != ".parquet":
         raise InputError(f"the output file must end in .parquet, got {out.name}")
+    corpus = open_corpus(source, text_column, id_column, label_column, input_format, data_dir)
     settings = make_settings(
         method,
         target,
@@ -118,10 +120,10 @@ def explain_corpus(
         batch_size=batch_size,
         chunk_size=chunk_size,
         max_tokens=max_tokens,
+        tokenizer=tokenizer or corpus.tokenizer or "sst",
     )
     loaded = resolve_model(model)
     explainer = ChunkExplainer(loaded, settings)
-    corpus = open_corpus(source, text_column, id_column, label_column, input_format, data_dir)
     if "label" in settings.targets and not corpus.has_labels:
         raise InputError("target 'label' needs labels: pass --label-column NAME")
     if corpus.class_names is not None and [c.lower() for c in corpus.class_names] != [
