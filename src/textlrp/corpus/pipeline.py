@@ -153,7 +153,7 @@ class ChunkExplainer:
 
         for method in settings.methods:
             get_method(method)
-        self.model = model.eval()
+        self.model = model  # explain_batch runs an eval-mode copy; the caller's stays as is
         self.settings = settings
         self.class_names = list(model.class_names)
         self.lowered = [c.lower() for c in self.class_names]

@@ -124,16 +124,9 @@ def explain_corpus(
     )
     loaded = resolve_model(model)
     explainer = ChunkExplainer(loaded, settings)
+    _match_named_labels(corpus, explainer.class_names, source)
     if "label" in settings.targets and not corpus.has_labels:
         raise InputError("target 'label' needs labels: pass --label-column NAME")
-    if corpus.class_names is not None and [c.lower() for c in corpus.class_names] != [
-        c.lower() for c in explainer.class_names
-    ]:
-        print(
-            f"textlrp: note: {source} has classes {corpus.class_names}; the model has "
-            f"{explainer.class_names} (labels are matched by index)",
-            file=sys.stderr,
-        )
     run = {
         "input": corpus.name if corpus.class_names else str(Path(corpus.name).resolve()),
         "columns": [text_column, id_column, label_column],
@@ -199,6 +192,30 @@ def explain_corpus(
         reasons,
         time.perf_counter() - started,
     )
+
+
+def _match_named_labels(corpus, model_classes: list[str], source) -> None:
+    """A named data set's labels index its own classes: keep them where the model has the
+    same classes (or as many, matched by index, with a note), else drop them."""
+    if corpus.class_names is None:
+        return
+    if [c.lower() for c in corpus.class_names] == [c.lower() for c in model_classes]:
+        return
+    if len(corpus.class_names) == len(model_classes):
+        print(
+            f"textlrp: note: {source} labels {corpus.class_names} are matched by index to "
+            f"the model's classes {model_classes}",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"textlrp: note: {source} has {len(corpus.class_names)} classes, the model "
+        f"{len(model_classes)}; its labels are left out",
+        file=sys.stderr,
+    )
+    rows = corpus.rows
+    corpus.rows = lambda: ((i, text, None, problem) for i, text, _, problem in rows())
+    corpus.has_labels = False
 
 
 def _limited(chunks, limit: int):
