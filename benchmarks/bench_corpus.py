@@ -86,23 +86,47 @@ def synthetic(model, count: int, seed: int = 1) -> list[list[str]]:
     return out
 
 
+def current_rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc), in MiB."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def rss_child(source: str, out: str, method: str, threads: str) -> None:
-    """Run in a fresh process: load the model, note RSS, explain the corpus, report the peak."""
+    """Run in a fresh process: load the model, explain the corpus while a thread samples the
+    resident memory every 50 ms, and report the RSS before, the peak during, and the end."""
+    import threading
+
     torch.set_num_threads(int(threads))
     model = textlrp.load_model()
     textlrp.explain(model, ["warm up the model ."])
-    loaded_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = current_rss_mb()
+    samples = [before]
+    running = threading.Event()
+    running.set()
+
+    def sample() -> None:
+        while running.is_set():
+            samples.append(current_rss_mb())
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     start = time.perf_counter()
     summary = explain_corpus(source, out, model, method=method, progress=False, overwrite=True)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    running.clear()
+    sampler.join()
     print(
         json.dumps(
             {
                 "documents": summary.documents,
                 "seconds": seconds,
-                "rss_after_model_mb": loaded_kb / 1024,
-                "peak_rss_mb": peak_kb / 1024,
+                "docs_per_s": summary.documents / seconds,
+                "rss_before_mb": before,
+                "peak_rss_during_mb": max(samples),
+                "rss_after_mb": current_rss_mb(),
+                "max_rss_of_process_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )
     )

@@ -225,6 +225,17 @@ def write_report(
     return {"markdown": md, "html": page, "png": png}
 
 
+def _groups(frame: Any, class_column: str, class_names: list[str]) -> list[tuple[Any, Any]]:
+    """(method, class) groups: methods by name, classes in the model's order."""
+    rank = {name: k for k, name in enumerate(class_names)}
+    groups = list(frame.groupby(["method", class_column], sort=True))
+    return sorted(groups, key=lambda g: (g[0][0], rank.get(g[0][1], len(rank)), g[0][1]))
+
+
+def _number(value: float, digits: int = 3) -> str:
+    return "–" if value != value else f"{value:.{digits}f}"  # NaN: no such rows
+
+
 def _md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -238,7 +249,7 @@ def _markdown(title, meta, words, mistakes, position, min_count) -> str:
         "",
     ]
     lines += [f"## Most relevant words per explained class (seen ≥ {min_count} times)", ""]
-    for (method, cls), group in words.groupby(["method", "target_name"], sort=True):
+    for (method, cls), group in _groups(words, "target_name", meta.get("class_names", [])):
         lines += [
             f"### {method}: {cls}",
             "",
@@ -259,7 +270,8 @@ def _markdown(title, meta, words, mistakes, position, min_count) -> str:
             "prediction was right.",
             "",
         ]
-        for (method, cls), group in mistakes.groupby(["method", "predicted_name"], sort=True):
+        classes = meta.get("class_names", [])
+        for (method, cls), group in _groups(mistakes, "predicted_name", classes):
             lines += [
                 f"### {method}: wrongly predicted {cls}",
                 "",
@@ -267,7 +279,8 @@ def _markdown(title, meta, words, mistakes, position, min_count) -> str:
                 "|---|---:|---:|---:|",
             ]
             lines += [
-                f"| {_md_cell(r.word)} | {r.mean:.3f} | {r.mean_when_correct:.3f} | {r.count} |"
+                f"| {_md_cell(r.word)} | {r.mean:.3f} | {_number(r.mean_when_correct)} | "
+                f"{r.count} |"
                 for r in group.itertuples()
             ]
             lines.append("")
@@ -301,7 +314,7 @@ def _html_table(frame, extra: str, extra_name: str) -> str:
     scale = float(frame["mean"].abs().max()) if len(frame) else 0.0
     rows = "".join(
         f"<tr><td>{_colored_word(r.word, r.mean, scale)}</td><td>{r.mean:.3f}</td>"
-        f"<td>{getattr(r, extra):.3f}</td><td>{r.count}</td></tr>"
+        f"<td>{_number(getattr(r, extra))}</td><td>{r.count}</td></tr>"
         for r in frame.itertuples()
     )
     return (
@@ -324,7 +337,7 @@ def _html(title, meta, words, mistakes, position, min_count) -> str:
         "against.</p>",
         f"<h2>Most relevant words per explained class (seen ≥ {min_count} times)</h2>",
     ]
-    for (method, cls), group in words.groupby(["method", "target_name"], sort=True):
+    for (method, cls), group in _groups(words, "target_name", meta.get("class_names", [])):
         parts.append(
             f"<div style='display:inline-block'><h3>{e(method)}: {e(cls)}</h3>"
             f"{_html_table(group, 'total', 'total')}</div>"
@@ -335,7 +348,8 @@ def _html(title, meta, words, mistakes, position, min_count) -> str:
             "(wrong) predicted class in misclassified documents, beside the word's "
             "mean relevance for that class where the prediction was right.</p>"
         )
-        for (method, cls), group in mistakes.groupby(["method", "predicted_name"], sort=True):
+        classes = meta.get("class_names", [])
+        for (method, cls), group in _groups(mistakes, "predicted_name", classes):
             parts.append(
                 f"<div style='display:inline-block'><h3>{e(method)}: wrongly "
                 f"predicted {e(cls)}</h3>"
