@@ -159,6 +159,37 @@ def peak_memory(model, count: int, folder: Path, method: str, threads: int) -> l
     return results
 
 
+def driver_work(model, sentences, folder: Path) -> dict:
+    """The Ray engine's sequential part: reading and chunking the input in the driver, and
+    writing each chunk's rows as a part file plus the final merge (no explaining)."""
+    import pyarrow.parquet as pq
+
+    from textlrp.corpus.readers import open_corpus
+    from textlrp.corpus.writer import PartStore
+
+    source = folder / "texts.txt"
+    write_texts(source, sentences)
+    explain_corpus(source, folder / "rows.parquet", model, progress=False, overwrite=True)
+    rows = pq.read_table(folder / "rows.parquet")
+    start = time.perf_counter()
+    chunks = list(open_corpus(source).chunks(1024))
+    read_s = time.perf_counter() - start
+    store = PartStore(folder / "copy.parquet", {"bench": 1}, {})
+    store.open(overwrite=True)
+    start = time.perf_counter()
+    for chunk in chunks:
+        store.write(chunk.index, rows.slice(chunk.start, len(chunk)), [])
+    store.finalise()
+    write_s = time.perf_counter() - start
+    n = len(sentences)
+    return {
+        "documents": n,
+        "read_s": read_s,
+        "write_and_merge_s": write_s,
+        "driver_docs_per_s": n / (read_s + write_s),
+    }
+
+
 def ray_versus_local(model, sentences, folder: Path) -> dict:
     import ray
 
@@ -199,7 +230,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rss-docs", type=int, default=100_000)
     parser.add_argument("--rss-method", default="lrp")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "rss", "ray"])
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["overhead", "rss", "ray", "driver"]
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -230,6 +263,9 @@ def main() -> None:
                 model, args.rss_docs, folder, args.rss_method, args.threads
             )
             print(json.dumps(report["memory"], indent=1), flush=True)
+        if "driver" not in args.skip:
+            report["driver"] = driver_work(model, sentences, folder)
+            print(json.dumps(report["driver"], indent=1), flush=True)
         if "ray" not in args.skip:
             report["ray"] = ray_versus_local(model, sentences, folder)
             print(json.dumps(report["ray"], indent=1), flush=True)

@@ -372,16 +372,20 @@ def _position_png(position, path: Path) -> None:
     from textlrp.viz.colors import BLUE, RED
 
     figure, axis = plt.subplots(figsize=(6, 3.2), dpi=100)
-    for method, group in position.groupby("method", sort=True):
+    methods = list(position.groupby("method", sort=True))
+    palette = plt.get_cmap("tab10").colors
+    for k, (method, group) in enumerate(methods):
+        # One method: the heatmaps' red/blue; several: one colour per method.
+        mean_color, abs_color = (RED, BLUE) if len(methods) == 1 else (palette[k % 10],) * 2
         centres = (group["start"] + group["end"]) / 2
-        axis.plot(centres, group["mean"], marker="o", label=f"{method}: mean", color=RED)
+        axis.plot(centres, group["mean"], marker="o", label=f"{method}: mean", color=mean_color)
         axis.plot(
             centres,
             group["mean_abs"],
             marker="s",
             linestyle="--",
             label=f"{method}: mean |R|",
-            color=BLUE,
+            color=abs_color,
         )
     axis.axhline(0, color="grey", linewidth=0.5)
     axis.set_xlabel("relative position in the document")
