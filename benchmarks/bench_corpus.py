@@ -231,6 +231,13 @@ def main() -> None:
     parser.add_argument("--rss-docs", type=int, default=100_000)
     parser.add_argument("--rss-method", default="lrp")
     parser.add_argument(
+        "--ray-docs",
+        type=int,
+        default=0,
+        help="also compare Ray and local on this many synthetic sentences "
+        "(two sizes give Ray's fixed cost and steady throughput)",
+    )
+    parser.add_argument(
         "--skip", nargs="*", default=[], choices=["overhead", "rss", "ray", "driver"]
     )
     parser.add_argument(
@@ -269,6 +276,17 @@ def main() -> None:
         if "ray" not in args.skip:
             report["ray"] = ray_versus_local(model, sentences, folder)
             print(json.dumps(report["ray"], indent=1), flush=True)
+            if args.ray_docs:
+                large = ray_versus_local(model, synthetic(model, args.ray_docs), folder)
+                small = report["ray"]
+                extra = large["documents"] - small["documents"]
+                large["ray_steady_docs_per_s"] = extra / (large["ray_s"] - small["ray_s"])
+                large["local_steady_docs_per_s"] = extra / (large["local_s"] - small["local_s"])
+                large["ray_fixed_cost_s"] = (
+                    small["ray_s"] - small["documents"] / large["ray_steady_docs_per_s"]
+                )
+                report["ray_large"] = large
+                print(json.dumps(large, indent=1), flush=True)
     print(json.dumps(report, indent=1))
 
 
