@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sst_cli.add_arguments(sst_report)
     sst_report.set_defaults(handler=sst_cli.run)
+    from textlrp.cli import serve  # hook until the COMMANDS refactor lands: add serve there
+
+    serve.register(commands)
     return parser
 
 
