@@ -1,6 +1,6 @@
 // textlrp viewer. Plain JavaScript, no build step, no external resources.
 // Every piece of data (tokens, texts, class names, corpus fields) enters the page through
-// textContent or element properties, never through innerHTML.
+// textContent or element properties; the page never parses data as HTML.
 "use strict";
 
 const state = {
