@@ -85,7 +85,7 @@ function readURL() { return new URLSearchParams(window.location.search); }
 function writeURL(params, push = false) {
   const clean = new URLSearchParams();
   for (const [key, value] of params) if (value !== "" && value !== null) clean.set(key, value);
-  const url = "?" + clean.toString();
+  const url = "?" + clean.toString().replace(/%2C/g, ",");
   if (url !== window.location.search) {
     (push ? history.pushState : history.replaceState).call(history, null, "", url);
   }
@@ -477,7 +477,10 @@ function renderCorpusTable(result, word) {
       el("td", { className: "num" }, row.row),
       el("td", {}, row.id ?? ""),
       el("td", { className: "text" }, row.snippet),
-      el("td", { className: row.misclassified ? "wrong" : "" }, row.predicted_name ?? ""),
+      el("td", {
+        className: row.misclassified ? "wrong" : "",
+        title: row.misclassified ? "misclassified: the label differs" : "",
+      }, row.predicted_name ?? ""),
       el("td", { className: "num" }, row.probability === null ? "–" : row.probability.toFixed(3)),
       el("td", {}, row.label_name ?? "–"),
       el("td", {}, row.target_name ?? ""),
@@ -539,7 +542,7 @@ async function loadAggregate() {
   const box = clear($("corpus-aggregate-view"));
   box.hidden = false;
   box.append(el("p", { className: "muted" }, "computing top words…"));
-  const query = new URLSearchParams({ top: "10" });
+  const query = new URLSearchParams({ top: "8" });
   if (method) query.set("method", method);
   try {
     const result = await api(`/api/corpora/${info.index}/aggregate?${query}`);
@@ -550,12 +553,15 @@ async function loadAggregate() {
     for (const cls of result.classes) {
       const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "word"),
         el("th", {}, "mean"), el("th", {}, "n"))));
-      const body = el("tbody");
-      for (const item of cls.top) {
-        body.append(el("tr", {}, el("td", {}, item.token), el("td", { className: "num" }, fmt(item.mean)),
-          el("td", { className: "num" }, item.count)));
+      for (const [title, items] of [["most for", cls.top], ["most against", cls.bottom]]) {
+        const body = el("tbody", {}, el("tr", {}, el("th", { colSpan: 3 }, title)));
+        for (const item of items) {
+          body.append(el("tr", {}, el("td", {}, item.token),
+            el("td", { className: "num" }, fmt(item.mean)),
+            el("td", { className: "num" }, item.count)));
+        }
+        table.append(body);
       }
-      table.append(body);
       grid.append(el("div", {}, el("h4", {}, cls.name), table));
     }
     box.append(grid);
