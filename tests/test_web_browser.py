@@ -230,8 +230,9 @@ def test_browse_filter_and_open_a_corpus_document(page, shots, corpus_rows_writt
     with page.expect_response(re.compile(r"/documents\?")):
         page.select_option("#corpus-predicted", "positive")
     expected = sum(r["predicted_name"] == "positive" for r in corpus_rows_written)
+    summary = f"{expected} matching rows"
     page.wait_for_function(
-        f"() => document.querySelector('#corpus-summary').textContent === '{expected} matching rows'"
+        f"() => document.querySelector('#corpus-summary').textContent === '{summary}'"
     )
     predicted = page.locator("#corpus-table tbody tr td:nth-child(4)").all_text_contents()
     assert predicted and set(predicted) == {"positive"}

@@ -111,6 +111,11 @@ class Corpus:
         )
         self.index = index.combine_chunks()
         self._cache = LRUCache()
+        self._groups = LRUCache(size=8)  # recently read row groups of the large columns
+        sizes = [
+            self._file.metadata.row_group(g).num_rows for g in range(self._file.num_row_groups)
+        ]
+        self._group_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
     # ----------------------------------------------------------------- description
     @property
@@ -340,10 +345,16 @@ class Corpus:
         )
 
     def _column_for_rows(self, column: str, rows: list[int]) -> list[Any]:
-        if not rows:
-            return []
-        taken = self._dataset.take(pa.array(rows, type=pa.int64()), columns=[column])
-        return taken.column(column).to_pylist()
+        """``column`` at ``rows``, reading only the row groups that hold them (cached)."""
+        values: list[Any] = []
+        for row in rows:
+            group = int(np.searchsorted(self._group_starts, row, side="right")) - 1
+            chunk = self._groups.get(
+                (column, group),
+                lambda g=group: self._file.read_row_group(g, columns=[column]).column(0),
+            )
+            values.append(chunk[row - int(self._group_starts[group])].as_py())
+        return values
 
 
 def _textlrp_metadata(schema: pa.Schema) -> dict[str, Any]:
