@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from textlrp.errors import DataError, InputError
@@ -98,7 +97,6 @@ class Corpus:
         self.name = name or self.path.stem
         self.columns = schema.names
         self.metadata = _textlrp_metadata(schema)
-        self._dataset = ds.dataset(str(self.path), format="parquet")
         index = self._file.read(columns=[*INDEX_COLUMNS, "probabilities"])
         probabilities = index.column("probabilities").combine_chunks()
         index = index.drop_columns(["probabilities"])
@@ -165,7 +163,7 @@ class Corpus:
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InputError(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
         table = self.index
-        mask = pa.array(np.ones(table.num_rows, dtype=bool))
+        mask = None
         for column, value in (
             ("predicted_name", predicted),
             ("label_name", label),
@@ -173,45 +171,50 @@ class Corpus:
             ("method", method),
         ):
             if value not in (None, ""):
-                mask = pc.and_(mask, pc.fill_null(pc.equal(table.column(column), value), False))
+                mask = _and(mask, pc.fill_null(pc.equal(table.column(column), value), False))
         if misclassified is not None:
             labelled = pc.is_valid(table.column("label"))
             wrong = pc.not_equal(table.column("predicted"), table.column("label"))
             hit = wrong if misclassified else pc.invert(wrong)
-            mask = pc.and_(mask, pc.and_(labelled, pc.fill_null(hit, False)))
+            mask = _and(mask, pc.and_(labelled, pc.fill_null(hit, False)))
         if q.strip():
-            mask = pc.and_(mask, self._search_mask(q.strip()))
+            mask = _and(mask, self._search_mask(q.strip()))
+        if mask is None:
+            matched = np.arange(table.num_rows)
+        else:
+            matched = np.flatnonzero(_numpy(mask))
         word = word.strip()
-        if word:
-            table = table.append_column("word_relevance", self._word_relevance(word))
-        table = table.filter(mask)
-        total = table.num_rows
+        word_values = self._word_relevance(word) if word else None
         if sort != "row":
-            key = "word_relevance" if sort == "word" else sort
-            order = "descending" if descending else "ascending"
-            # nulls (a row without the word) last in either order
-            last = float("-inf") if descending else float("inf")
-            values = pc.fill_null(pc.cast(table.column(key), pa.float64()), last)
-            keyed = pa.table({"key": values, "row": table.column("row")})
-            indices = pc.sort_indices(keyed, sort_keys=[("key", order), ("row", "ascending")])
+            values = word_values if sort == "word" else self._sort_values(sort)
+            keys = values[matched]
+            # a stable sort keeps file order among ties; NaN (no such word) sorts last
+            keys = np.where(np.isnan(keys), np.inf, -keys if descending else keys)
+            matched = matched[np.argsort(keys, kind="stable")]
         elif descending:
-            indices = pa.array(np.arange(total - 1, -1, -1, dtype=np.int64))
-        else:
-            indices = None
+            matched = matched[::-1]
+        total = len(matched)
         start = (page - 1) * page_size
-        if indices is not None:
-            page_table = table.take(indices[start : start + page_size])
-        else:
-            page_table = table.slice(start, page_size)
-        rows = page_table.to_pylist()
-        texts = self._column_for_rows("text", [r["row"] for r in rows])
+        page_rows = matched[start : start + page_size]
+        rows = table.take(pa.array(page_rows, type=pa.int64())).to_pylist()
+        texts = self._column_for_rows("text", page_rows.tolist())
         for record, text in zip(rows, texts, strict=True):
             text = text or ""
             record["snippet"] = text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else "")
             record["misclassified"] = (
                 None if record["label"] is None else record["label"] != record["predicted"]
             )
+            if word_values is not None:
+                value = float(word_values[record["row"]])
+                record["word_relevance"] = None if np.isnan(value) else value
         return {"total": total, "page": page, "page_size": page_size, "rows": rows}
+
+    def _sort_values(self, key: str) -> np.ndarray:
+        """A numeric index column as float64 with NaN for nulls (cached)."""
+        return self._cache.get(
+            ("sort", key),
+            lambda: _numpy(pc.cast(self.index.column(key), pa.float64()), np.nan),
+        )
 
     def document(self, row: int) -> dict[str, Any]:
         """One row in full, with every row of the same document id (its other explanations)."""
@@ -230,8 +233,7 @@ class Corpus:
             for c in self.columns
             if c in (*REQUIRED_COLUMNS, "unknown", "options", "conservation_residual")
         ]
-        records = self._dataset.take(pa.array(siblings, type=pa.int64()), columns=columns)
-        records = records.to_pylist()
+        records = [self._row(r, columns) for r in siblings]
         return {"row": row, "id": doc_id, "rows": siblings, "records": records}
 
     def aggregate(self, method: str | None, top: int = 15, min_count: int = 3) -> dict[str, Any]:
@@ -273,7 +275,7 @@ class Corpus:
 
         return self._cache.get(("search", q.lower()), compute)
 
-    def _word_relevance(self, word: str) -> pa.Array:
+    def _word_relevance(self, word: str) -> np.ndarray:
         """Per row, the summed relevance of the tokens equal to ``word`` (null if absent)."""
         lowered = word.lower()
 
@@ -289,8 +291,8 @@ class Corpus:
                 values = pc.list_flatten(batch.column("relevance")).to_numpy(zero_copy_only=False)
                 sums = np.bincount(parents[hits], weights=values[hits], minlength=n)
                 counts = np.bincount(parents[hits], minlength=n)
-                parts.append(pa.array(sums, mask=counts == 0, type=pa.float64()))
-            return _concat(parts, pa.float64())
+                parts.append(np.where(counts > 0, sums, np.nan))
+            return np.concatenate(parts) if parts else np.zeros(0)
 
         return self._cache.get(("word", lowered), compute)
 
@@ -344,6 +346,12 @@ class Corpus:
             }
         )
 
+    def _row(self, row: int, columns: list[str]) -> dict[str, Any]:
+        """One row's ``columns``, reading only its row group."""
+        group = int(np.searchsorted(self._group_starts, row, side="right")) - 1
+        part = self._file.read_row_group(group, columns=columns)
+        return part.slice(row - int(self._group_starts[group]), 1).to_pylist()[0]
+
     def _column_for_rows(self, column: str, rows: list[int]) -> list[Any]:
         """``column`` at ``rows``, reading only the row groups that hold them (cached)."""
         values: list[Any] = []
@@ -392,6 +400,15 @@ def _matching_lengths(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray
     if pc.all(same).as_py():
         return batch, np.arange(batch.num_rows)
     return batch.filter(same), np.flatnonzero(same.to_numpy(zero_copy_only=False))
+
+
+def _and(mask: pa.Array | None, other: pa.Array) -> pa.Array:
+    return other if mask is None else pc.and_(mask, other)
+
+
+def _numpy(array: pa.Array | pa.ChunkedArray, null: Any = False) -> np.ndarray:
+    """An Arrow array as NumPy, nulls replaced by ``null``."""
+    return pc.fill_null(array, null).to_numpy(zero_copy_only=False)
 
 
 def _distinct(column: pa.ChunkedArray) -> list[str]:
