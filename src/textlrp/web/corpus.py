@@ -1,10 +1,11 @@
 """Browsing a corpus Parquet file written by ``textlrp explain-corpus``, with pyarrow only.
 
-At start-up only the small per-row columns (id, classes, method, score, probabilities) are read
-into one Arrow table, the *index*. Filters, sorting and pagination run on it with
-``pyarrow.compute``; the large columns (text, tokens, relevance) are scanned batch by batch when
-a search or a word's relevance needs them (results cached), and read for the rows of one page
-only. Nothing is turned into Python objects except the rows a page shows.
+At start-up only the small per-row columns (id, classes, method, score, probabilities, the first
+160 characters of the text) are read into one Arrow table, the *index*. Filters run on it with
+``pyarrow.compute`` and sorting with a stable NumPy argsort of one column; the large columns
+(text, tokens, relevance) are scanned batch by batch when a search or a word's relevance needs
+them (results cached), and read from one row group to open a document. Nothing is turned into
+Python objects except the rows a page shows.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ INDEX_COLUMNS = (
 )
 SORT_KEYS = ("row", "score", "probability", "target_probability", "word")
 SCAN_BATCH = 65_536
-SNIPPET_CHARS = 300
+SNIPPET_CHARS = 160
 MAX_PAGE_SIZE = 200
 
 
@@ -107,9 +108,9 @@ class Corpus:
         index = index.append_column(
             "target_probability", _pick(probabilities, index.column("target").to_numpy())
         )
+        index = index.append_column("snippet", self._snippets())
         self.index = index.combine_chunks()
         self._cache = LRUCache()
-        self._groups = LRUCache(size=8)  # recently read row groups of the large columns
         sizes = [
             self._file.metadata.row_group(g).num_rows for g in range(self._file.num_row_groups)
         ]
@@ -197,10 +198,7 @@ class Corpus:
         start = (page - 1) * page_size
         page_rows = matched[start : start + page_size]
         rows = table.take(pa.array(page_rows, type=pa.int64())).to_pylist()
-        texts = self._column_for_rows("text", page_rows.tolist())
-        for record, text in zip(rows, texts, strict=True):
-            text = text or ""
-            record["snippet"] = text[:SNIPPET_CHARS] + ("…" if len(text) > SNIPPET_CHARS else "")
+        for record in rows:
             record["misclassified"] = (
                 None if record["label"] is None else record["label"] != record["predicted"]
             )
@@ -352,17 +350,15 @@ class Corpus:
         part = self._file.read_row_group(group, columns=columns)
         return part.slice(row - int(self._group_starts[group]), 1).to_pylist()[0]
 
-    def _column_for_rows(self, column: str, rows: list[int]) -> list[Any]:
-        """``column`` at ``rows``, reading only the row groups that hold them (cached)."""
-        values: list[Any] = []
-        for row in rows:
-            group = int(np.searchsorted(self._group_starts, row, side="right")) - 1
-            chunk = self._groups.get(
-                (column, group),
-                lambda g=group: self._file.read_row_group(g, columns=[column]).column(0),
-            )
-            values.append(chunk[row - int(self._group_starts[group])].as_py())
-        return values
+    def _snippets(self) -> pa.Array:
+        """The start of every text (kept in memory, so a page needs no read of the file)."""
+        parts = []
+        for batch in self._batches(["text"]):
+            text = pc.fill_null(batch.column("text"), "")
+            short = pc.utf8_slice_codeunits(text, 0, SNIPPET_CHARS)
+            longer = pc.greater(pc.utf8_length(text), SNIPPET_CHARS)
+            parts.append(pc.if_else(longer, pc.binary_join_element_wise(short, "…", ""), short))
+        return _concat(parts, pa.string())
 
 
 def _textlrp_metadata(schema: pa.Schema) -> dict[str, Any]:
