@@ -612,6 +612,7 @@ function showView(view) {
     link.classList.toggle("active", link.dataset.view === state.view);
   }
   $("side-panel").hidden = state.view === "corpus";
+  $("methods").hidden = state.view === "compare"; // each compare pane picks its own method
 }
 
 function restoreFromURL() {
