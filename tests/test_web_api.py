@@ -347,6 +347,9 @@ def test_aggregate_top_words_per_class(client, rows):
             assert item["mean"] == pytest.approx(np.mean(values), rel=1e-5)
         means = [item["mean"] for item in record["top"]]
         assert means == sorted(means, reverse=True)
+        lows = [item["mean"] for item in record["bottom"]]
+        assert lows == sorted(lows)
+        assert not {i["token"] for i in record["top"]} & {i["token"] for i in record["bottom"]}
         best = max(
             (np.mean(v) for (c, _), v in sums.items() if c == name and len(v) >= 2), default=None
         )

@@ -285,3 +285,7 @@ def test_reports_menu_and_png_download(page, server):
         page.click("[data-export=png-download]")
     path = download.value.path()
     assert Path(path).read_bytes().startswith(b"\x89PNG")
+    with page.expect_download() as download:
+        page.click("[data-export=html-download]")
+    html = Path(download.value.path()).read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and 'class="explanation"' in html

@@ -245,16 +245,14 @@ class Corpus:
         for target in sorted(set(kept.column("target").to_pylist())):
             part = kept.filter(pc.equal(kept.column("target"), target))
             name = names[target] if 0 <= target < len(names) else str(target)
-            ranked = {}
-            for side, order in (("top", "descending"), ("bottom", "ascending")):
-                order_index = pc.sort_indices(
-                    part, sort_keys=[("mean", order), ("token", "ascending")]
-                )
-                ranked[side] = (
-                    part.take(order_index[:top])
-                    .select(["token", "mean", "sum", "count"])
-                    .to_pylist()
-                )
+            columns = ["token", "mean", "sum", "count"]
+            order = pc.sort_indices(
+                part, sort_keys=[("mean", "descending"), ("token", "ascending")]
+            )
+            best = part.take(order[:top]).select(columns).to_pylist()
+            # the most negative words, leaving out those already among the best
+            rest = part.take(order[len(best) :]).select(columns).to_pylist()
+            ranked = {"top": best, "bottom": rest[::-1][:top]}
             classes.append({"target": target, "name": name, **ranked})
         return {"method": method, "min_count": min_count, "classes": classes}
 
