@@ -133,7 +133,9 @@ class Corpus:
             "name": self.name,
             "rows": self.rows,
             "class_names": self.class_names(),
-            "label_names": _distinct(self.index.column("label_name")),
+            "label_names": _in_class_order(
+                _distinct(self.index.column("label_name")), self.class_names()
+            ),
             "methods": _distinct(self.index.column("method")),
             "model": self.metadata.get("model"),
             "model_hash": self.metadata.get("model_hash"),
@@ -403,6 +405,12 @@ def _and(mask: pa.Array | None, other: pa.Array) -> pa.Array:
 def _numpy(array: pa.Array | pa.ChunkedArray, null: Any = False) -> np.ndarray:
     """An Arrow array as NumPy, nulls replaced by ``null``."""
     return pc.fill_null(array, null).to_numpy(zero_copy_only=False)
+
+
+def _in_class_order(names: list[str], class_names: list[str]) -> list[str]:
+    """``names`` in the model's class order, others after them alphabetically."""
+    order = {name: k for k, name in enumerate(class_names)}
+    return sorted(names, key=lambda n: (order.get(n, len(order)), n))
 
 
 def _distinct(column: pa.ChunkedArray) -> list[str]:
