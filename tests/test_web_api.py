@@ -413,13 +413,17 @@ def test_a_slow_request_does_not_block_a_fast_one(bundled):
 def test_200_concurrent_requests_complete(bundled):
     app = create_app({"sst": bundled}, results_dir=None)
     texts = [f"{word} movie , not boring ." for word in ("a great", "a bad", "the", "an odd")]
+    methods = ["lrp", "gradient_x_input"]
+
+    def request(i: int) -> tuple[str, str]:
+        return texts[i % 4], methods[(i // 4) % 2]
 
     async def fire(url: str) -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
         async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
             calls = [
-                http.post("/api/explain", json={"text": texts[i % 4], "methods": ["lrp"]})
-                for i in range(200)
+                http.post("/api/explain", json={"text": text, "methods": [method]})
+                for text, method in map(request, range(200))
             ]
             return await asyncio.gather(*calls)
 
@@ -429,9 +433,14 @@ def test_200_concurrent_requests_complete(bundled):
         elapsed = time.monotonic() - start
     assert [r.status_code for r in responses] == [200] * 200
     assert elapsed < 120
-    first = {texts[i % 4]: r.json()["rows"][0]["relevance"] for i, r in enumerate(responses)}
-    for i, r in enumerate(responses):  # concurrent answers equal the sequential one
-        assert r.json()["rows"][0]["relevance"] == first[texts[i % 4]]
+    expected = {
+        (text, method): textlrp.explain(bundled, text, method=method)[0].relevance.tolist()
+        for text in texts
+        for method in methods
+    }
+    for i, response in enumerate(responses):  # concurrent answers equal sequential ones
+        got = response.json()["rows"][0]["relevance"]
+        np.testing.assert_allclose(got, expected[request(i)], rtol=1e-5, atol=1e-7)
 
 
 # ---------------------------------------------------------------- CLI and packaging
