@@ -246,6 +246,13 @@ def test_browse_filter_and_open_a_corpus_document(page, shots, corpus_rows_writt
     assert heat.locator("span.tok").all_text_contents() == document["tokens"]
     assert page.locator("#corpus-document .heat-row").count() == 2  # lrp and gradient rows
     assert f"doc={row_number}" in page.url
+    with page.expect_response(re.compile(r"/api/explain$")):
+        page.click("#explain-live")
+    page.wait_for_selector("#heatmaps .heat-row")
+    assert page.input_value("#text") == document["text"]
+    assert "view=explain" in page.url
+    page.go_back()
+    page.wait_for_selector("#corpus-document .heat-row")
     page.fill("#corpus-word", "great")
     page.select_option("#corpus-sort", "word")
     page.wait_for_selector("#corpus-table th:has-text('relevance of')")

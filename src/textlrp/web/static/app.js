@@ -519,8 +519,15 @@ function renderDocument(result) {
     ["probabilities", (first.probabilities || []).map((p) => p.toFixed(3)).join(", ")],
   ];
   for (const [k, v] of fields) meta.append(el("dt", {}, k), el("dd", {}, v));
+  const live = el("button", { type: "button", id: "explain-live" }, "Explain this text live");
+  live.addEventListener("click", () => {
+    $("text").value = first.text ?? "";
+    showView("explain");
+    syncURL(true);
+    runExplain();
+  });
   box.append(el("h3", {}, `Document ${first.id ?? ""}`), meta,
-    el("details", {}, el("summary", {}, "original text"), el("pre", {}, first.text ?? "")));
+    el("details", {}, el("summary", {}, "original text"), el("pre", {}, first.text ?? "")), live);
   for (const record of result.records) {
     const heat = record.heatmap;
     if (!heat || heat.error) {
