@@ -36,7 +36,7 @@ from textlrp.experiments.sst.representations import knn_accuracy, whitened_pca
 from textlrp.experiments.sst.top_words import aggregate_words, extremes
 from textlrp.experiments.sst.wordlists import AMPLIFIERS, NEGATIONS
 from textlrp.methods.builtin.occlusion import occluded_scores
-from textlrp.models import ClassifierConfig, LSTMClassifier, Vocabulary
+from textlrp.models import ClassifierConfig, RecurrentClassifier, Vocabulary
 
 WORDS = (
     "the film movie good bad great boring not very never fails to engage us it is a . , and "
@@ -44,9 +44,11 @@ WORDS = (
 ).split()
 
 
-def small_model(seed: int = 0, embedding: int = 6, hidden: int = 5) -> LSTMClassifier:
+def small_model(seed: int = 0, embedding: int = 6, hidden: int = 5) -> RecurrentClassifier:
     torch.manual_seed(seed)
-    model = LSTMClassifier(Vocabulary(WORDS), SST_CLASS_NAMES, ClassifierConfig(embedding, hidden))
+    model = RecurrentClassifier(
+        Vocabulary(WORDS), SST_CLASS_NAMES, ClassifierConfig(embedding, hidden)
+    )
     with torch.no_grad():
         for param in model.parameters():
             param.uniform_(-0.8, 0.8)
