@@ -114,12 +114,15 @@ def resolves(dotted: str) -> bool:
 
 
 def repository_texts() -> dict[str, str]:
-    files = {}
+    """The text files of the scanned folders and the top-level Markdown files (README …)."""
+    paths = sorted(ROOT.glob("*.md"))
     for folder in SCANNED:
-        for path in sorted((ROOT / folder).rglob("*")):
-            if path.is_file() and path.suffix in TEXT_SUFFIXES:
-                files[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
-    return files
+        paths += sorted((ROOT / folder).rglob("*"))
+    return {
+        str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
+        for path in paths
+        if path.is_file() and path.suffix in TEXT_SUFFIXES
+    }
 
 
 @pytest.fixture(scope="module")
