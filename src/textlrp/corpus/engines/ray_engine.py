@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -111,6 +112,8 @@ def run_ray(
         return
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    context.enable_progress_bars = False  # explain-corpus shows its own progress bar
     dataset = ray.data.from_arrow_refs(refs).map_batches(
         ExplainActor,
         fn_constructor_kwargs={
@@ -121,7 +124,7 @@ def run_ray(
         },
         batch_size=None,  # one block = one chunk
         batch_format="pyarrow",
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=1 if not gpus_per_actor else threads,
         num_gpus=gpus_per_actor,
     )
