@@ -64,8 +64,9 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
             f"Our test accuracy differs from the paper's by {fine_gap:+.1f} points (five-class) "
             f"and {binary_gap:+.1f} points (binary). The architecture is the paper's, but the "
             "weights are our own training run (own initialisation and embeddings, trained on "
-            "all labelled phrases with dropout, selected on dev accuracy); the paper's weights "
-            "and embeddings were never published. "
+            "all labelled phrases with dropout, selected on dev accuracy). The authors published "
+            "their model, but its embedding file is missing from every copy of the release "
+            "we could get, so their model cannot be run here. "
             + (
                 "Differences of a point or two are within what separate training runs of such "
                 "small models give."
