@@ -133,10 +133,17 @@ def test_positional_distribution_uses_magnitudes_and_sums_to_one():
     assert one.sum() == pytest.approx(1.0)
     assert one[:6].sum() == pytest.approx(0.0)  # all mass on the last third
     assert one[7:].sum() == pytest.approx(0.9) and one[6] == pytest.approx(0.1)
-    # Each sentence counts equally: a large-relevance sentence does not dominate.
-    mixed = positional_distribution([np.array([100.0, 0.0]), np.array([0.0, 1.0])], 2)
+    sentences = [np.array([100.0, 0.0]), np.array([0.0, 1.0])]
+    # The paper: sum over sentences, then normalise: a large-relevance sentence weighs more.
+    summed = positional_distribution(sentences, 2)
+    assert summed.tolist() == pytest.approx([100 / 101, 1 / 101])
+    # Our variant: each sentence scaled to 1 first, so each counts equally.
+    mixed = positional_distribution(sentences, 2, normalise="sentence")
     assert mixed.tolist() == pytest.approx([0.5, 0.5])
-    assert positional_distribution([np.zeros(4)], 10).sum() == 0.0  # all-zero: left out
+    for normalise in ("total", "sentence"):
+        assert positional_distribution([np.zeros(4)], 10, normalise).sum() == 0.0  # left out
+    with pytest.raises(ValueError, match="normalise"):
+        positional_distribution(sentences, 2, normalise="mean")
 
 
 def test_encoder_gradients_add_up_to_the_whole_gradient():

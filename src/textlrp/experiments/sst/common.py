@@ -47,7 +47,7 @@ class Settings:
     ig_steps: int = 16  # Gauss-Legendre points of Integrated Gradients
     max_ngrams: int = 20000  # n-grams evaluated per composition pattern (uniform sample)
     ngram_seed: int = 0
-    representation_target: str = "predicted"  # class the sentence vectors are explained for
+    representation_target: str = "true"  # class the sentence vectors are explained for (paper)
     dpi: int = 100
     batch_size: int = DEFAULT_BATCH_SIZE  # sentences per explain chunk (length-sorted)
 
