@@ -17,7 +17,13 @@ from textlrp.cli.main import main as textlrp_main
 from textlrp.data import SST_CLASS_NAMES
 from textlrp.experiments.sst.cache import StageCache
 from textlrp.experiments.sst.common import occlusion_relevance
-from textlrp.experiments.sst.composition import combinations, group_by_class, polarity_classes
+from textlrp.experiments.sst.composition import (
+    combinations,
+    group_by_class,
+    modifier_shares,
+    polarity_classes,
+    top_polar_words,
+)
 from textlrp.experiments.sst.deletion import (
     condensed,
     delete_words,
@@ -236,12 +242,40 @@ def test_combinations_all_or_sampled_and_grouping():
         5,
     )
     assert groups["0"]["count"] == 2 and groups["0"]["mean_relevance"] == [2.0, 0.0]
+    assert groups["0"]["std_relevance"] == [1.0, 1.0] and groups["4"]["std_relevance"] == [0, 0]
+    assert groups["0"]["share"] == pytest.approx(2 / 3)
     assert set(groups) == {"0", "4"}
     assert polarity_classes(SST_CLASS_NAMES) == {
         "positive": [3, 4],
         "negative": [0, 1],
         "neutral": [2],
     }
+
+
+def test_top_polar_words_ranks_by_polarity_mass_among_predicted_words():
+    words = ["a", "b", "c", "d"]
+    probabilities = np.array(
+        [
+            [0.0, 0.1, 0.1, 0.3, 0.5],  # positive, mass 0.8
+            [0.0, 0.0, 0.05, 0.05, 0.9],  # positive, mass 0.95
+            [0.5, 0.1, 0.0, 0.2, 0.2],  # negative (argmax 0) despite positive mass 0.4
+            [0.1, 0.1, 0.2, 0.6, 0.0],  # positive, mass 0.6
+        ]
+    )
+    assert top_polar_words(words, probabilities, [3, 4], 2) == ["b", "a"]
+    assert top_polar_words(words, probabilities, [3, 4], 10) == ["b", "a", "d"]
+    assert top_polar_words(words, probabilities, [0, 1], 10) == ["c"]
+
+
+def test_modifier_shares_count_bigrams_in_the_wanted_classes():
+    model = small_model(4)
+    modifiers, targets = ["not", "very"], ["good", "dull", "film"]
+    shares = modifier_shares(model, modifiers, targets, [0, 1])
+    with torch.no_grad():
+        for m, share in zip(modifiers, shares, strict=True):
+            batch = encode_batch(model, [[m, w] for w in targets])
+            scores = model.forward_embedded(batch.inputs(model, torch.float32), batch.lengths)
+            assert share == pytest.approx(float(np.isin(scores.argmax(1).numpy(), [0, 1]).mean()))
 
 
 # ------------------------------------------------------------------ cache, document
@@ -337,7 +371,7 @@ def test_end_to_end_report_and_resume(tmp_path, capsys):
         "Sentence representations",
     ):
         assert title in report
-    assert "| decreasing: paper (drop) | 0 | 35 | 66 |" in report
+    assert "| decreasing: paper (zero) | 0 | 35 | 66 |" in report
     for png in (
         "deletion_drop.png",
         "deletion_zero.png",
