@@ -30,6 +30,7 @@ MODES = ("zero", "drop")  # the papers' setting first; "drop" is our variant
 PAPER_MODE = "zero"
 CURVE_METHODS = ("gradient", "lrp", "lrp_cons")  # drawn in the Fig. 3 plot, with random
 REFERENCE = "occlusion_p"
+REPRODUCED_WITHIN = 10  # normalized points; a larger gap is reported as not reproduced
 CHUNK_ROWS = 8192  # sentence copies per forward pass
 
 # Arras et al. 2019, Table 3 (words deleted by zeroing their embedding): 1-3 deletions,
@@ -456,11 +457,23 @@ def _discussion(scores, result, keys, specs) -> list[Block]:
             reverse=True,
         )[:3]
         spans[direction] = main[direction]["occlusion_p"] - main[direction]["random"]
+        off = [
+            f"{specs[k].label} {o:.0f} vs {p}"
+            for k, o, p in zip(common, ours, theirs, strict=True)
+            if o == o and abs(o - p) > REPRODUCED_WITHIN
+        ]
         notes.append(
             f"*{direction}* (zero): rank correlation of our row with the paper's over the "
             f"{len(common)} methods between the two anchors: {rho:+.2f}. Largest differences: "
             + ", ".join(f"{label} {o:.0f} (paper {p})" for _, label, o, p in gaps)
-            + "."
+            + ". "
+            + (
+                f"**Not reproduced** (more than {REPRODUCED_WITHIN} normalized points from "
+                f"the paper): {'; '.join(off)}."
+                if off
+                else f"Every method lies within {REPRODUCED_WITHIN} normalized points of the "
+                "paper's value."
+            )
         )
     notes.append(
         "Why numbers can differ: (1) our model is another training run of the same "

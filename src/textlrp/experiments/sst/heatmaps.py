@@ -60,6 +60,14 @@ TABLE5_SENTENCES = [
 ]
 
 
+NOT_QUOTED = (
+    "The papers print, with these heatmaps, the class their model predicted and the words it "
+    "found most relevant. That text is not available to us, so the paper's predicted classes "
+    "and top words are **not quoted** beside ours, and this report cannot say for which "
+    "sentences they reproduce; compare with the paper's figures by eye."
+)
+
+
 def settings(ctx: Context) -> dict[str, Any]:
     """The settings this stage's cached result depends on."""
     return {"fig": FIG_SENTENCES, "table5": TABLE5_SENTENCES}
@@ -220,6 +228,7 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
             rows,
         )
     )
+    blocks.append(Para(NOT_QUOTED))
     for key, label in (("lrp", "LRP"), ("sa", "SA")):
         explanations, heat_rows = [], []
         for i, item in enumerate(fig, start=1):
@@ -257,7 +266,8 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
         Para(
             "**Paper.** The 2019 paper explains these sentences (the first and fifth from the test "
             "set, the others built from them) for the *predicted* class with LRP, to see which "
-            "words a (mis)classification rests on. **Ours** below; the classes are our model's."
+            "words a (mis)classification rests on. **Ours** below; the classes are our model's. "
+            + NOT_QUOTED
         )
     )
     t5 = result["table5"]

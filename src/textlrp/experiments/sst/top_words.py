@@ -21,6 +21,17 @@ from textlrp.experiments.sst.document import Block, Para, Table
 NAME = "top_words"
 TITLE = 'Most and least relevant words for "very positive" (2017 Table 1)'
 METHODS = (("lrp", "LRP"), ("gradient", "SA"))
+# Function words and punctuation ("stop words") of SST's lower-cased tokens, to test the
+# paper's observation about SA's least relevant words. NLTK's stop-word list needs a data
+# download, so this short closed-class list is written out here.
+FUNCTION_WORDS = frozenset(
+    """a an the this that these those it its it 's he she they them his her their we us our
+    you your i me my of in on at to for from by with about as into than then so and or but
+    nor if because while is are was were be been being am has have had do does did 's 're
+    've 'd 'll n't not no can could will would should may might must there here what which
+    who whom whose when where how why all any some each every both either neither more most
+    such very too just only also even . , ; : ! ? ... -- - ` `` ' '' -lrb- -rrb-""".split()
+)
 
 
 def settings(ctx: Context) -> dict[str, Any]:
@@ -104,6 +115,9 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
     table_all, _ = _table(result, s.top_words, 1)
     lrp_rows = [tuple(r) for r in result["methods"]["lrp"]["words"]]
     lrp_most, lrp_least = extremes(lrp_rows, s.top_words, s.min_count)
+    sa_rows = [tuple(r) for r in result["methods"]["gradient"]["words"]]
+    _, sa_least = extremes(sa_rows, s.top_words, s.min_count)
+    sa_function = [w for w, _, _ in sa_least if w in FUNCTION_WORDS]
     return [
         Para(
             f"Every one of the {len(ctx.test)} test sentences is explained for the target "
@@ -117,14 +131,24 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
         Para("All words (count ≥ 1):"),
         table_all,
         Para(
-            "**Paper.** 2017 Table 1 lists such words for LRP and SA. LRP's most relevant "
-            "words for *very positive* are positive sentiment words and its least relevant ones "
-            "negative words, because LRP is signed. SA cannot make that distinction: a squared "
-            "gradient is never negative, so its least relevant words are words the score is "
-            "insensitive to, not words that speak against the class. "
+            "**Paper.** 2017 Table 1 lists such words for LRP and SA; the lists themselves are "
+            "not quoted here (the paper's text is not available to us). As the paper describes "
+            "them, LRP's most relevant words for *very positive* are positive sentiment words "
+            "and its least relevant ones negative words, because LRP is signed, while SA's "
+            "least relevant words are stop words: a squared gradient is never negative, so its "
+            "low end holds words the score is insensitive to. "
             f"**Ours**: LRP's top {len(lrp_most)}: {', '.join(w for w, _, _ in lrp_most)}; "
             f"LRP's bottom {len(lrp_least)}: {', '.join(w for w, _, _ in lrp_least)}. "
-            "Compare the lists with the paper's by eye. They are not expected to match word "
-            "for word, since our model is a different training run."
+            f"SA's bottom {len(sa_least)}: {', '.join(w for w, _, _ in sa_least)}: "
+            f"{len(sa_function)} of them are function words or punctuation"
+            + (f" ({', '.join(sa_function)})" if sa_function else "")
+            + (
+                ", so the paper's observation that SA's least relevant words are stop words "
+                "**does not reproduce** on our model."
+                if len(sa_function) * 2 < len(sa_least)
+                else ", as in the paper."
+            )
+            + " The lists are not expected to match the paper's word for word, since our "
+            "model is a different training run."
         ),
     ]
