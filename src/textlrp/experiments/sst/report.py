@@ -1,7 +1,9 @@
 """Run the SST stages (cached, timed, with progress bars) and write ``report.md``/``report.html``.
 
-Each stage module has ``NAME``, ``TITLE``, ``settings(ctx)``, ``compute(ctx) -> dict`` (JSON,
-cached) and ``section(result, ctx) -> blocks`` (draws its figures into the output folder).
+Each stage module has ``NAME``, ``TITLE``, ``settings(ctx)`` and ``compute(ctx) -> dict`` (JSON,
+cached); its report section, ``sections/<stage>.py``, has ``render(result, ctx) -> blocks``
+(tables, prose, and figures drawn into the output folder). Computation and report writing are
+apart: a new experiment is a compute module plus a section module, listed in ``STAGES``.
 A stage's result is cached under the model's and the data's hashes plus its settings, so a
 rerun after a crash recomputes only what is missing; within the expensive stages the
 per-method relevance arrays are cached too.
@@ -10,6 +12,7 @@ per-method relevance arrays are cached too.
 from __future__ import annotations
 
 import datetime
+import importlib
 import platform
 import sys
 import time
@@ -27,6 +30,7 @@ from textlrp.experiments.sst import (
     heatmaps,
     position,
     representations,
+    sections,
     top_words,
 )
 from textlrp.experiments.sst.cache import StageCache, file_digest
@@ -35,6 +39,9 @@ from textlrp.experiments.sst.document import Block, Heading, Para, Table, to_htm
 from textlrp.models import BUNDLED_MODEL, load_model
 
 STAGES = (accuracy, heatmaps, top_words, deletion, position, composition, representations)
+SECTIONS = {
+    stage.NAME: importlib.import_module(f"{sections.__name__}.{stage.NAME}") for stage in STAGES
+}
 STAGE_NAMES = tuple(stage.NAME for stage in STAGES)
 TITLE = "Reproducing the SST experiments of Arras et al. (2017, 2019) on textlrp's own model"
 
@@ -99,7 +106,7 @@ def run_report(ctx: Context, stages: tuple[str, ...] | list[str] = STAGE_NAMES) 
         if stage.NAME not in results:
             continue
         t0 = time.perf_counter()
-        blocks = stage.section(results[stage.NAME], ctx)
+        blocks = SECTIONS[stage.NAME].render(results[stage.NAME], ctx)
         timing[stage.NAME]["render"] = time.perf_counter() - t0
         info = timing[stage.NAME]
         body.append(Heading(stage.TITLE, 2))
