@@ -192,6 +192,10 @@ def test_whitened_pca_recovers_axes_and_whitens():
     assert coords.shape == (4000, 2)
     assert np.cov(coords.T) == pytest.approx(np.eye(2), abs=1e-9)
     assert ratio == pytest.approx([9 / 10.01, 1 / 10.01], abs=0.02)
+    same, three = whitened_pca(data, 2, explained=3)  # PC3's share too, same 2-D projection
+    assert same.shape == (4000, 2) and three.shape == (3,)
+    assert three == pytest.approx([9 / 10.01, 1 / 10.01, 0.01 / 10.01], abs=0.02)
+    assert three.sum() == pytest.approx(1.0)
     # PC1 lies along the rotated first axis.
     projection = (data @ rotation.T)[:, :] @ rotation[:, 0]
     assert abs(np.corrcoef(coords[:, 0], projection)[0, 1]) > 0.99
