@@ -527,3 +527,21 @@ def test_toy_model_count_defaults_agree():
     from textlrp.experiments.toy import report
 
     assert reproduce_toy.DEFAULT_MODELS == report.DEFAULT_MODELS == 50  # the paper's count
+
+
+@pytest.mark.skipif(not kernel.available(), reason=NO_NATIVE)
+def test_native_kernel_refuses_tensors_off_the_cpu():
+    data = _data(20, "add")
+    grouped = kernel.GroupedSequences(data.inputs, data.lengths, data.targets, torch.float64)
+    params = torch.zeros(2, 17, dtype=torch.float64, device="meta")
+    with pytest.raises(ValueError, match="CPU tensors"):
+        kernel.loss_and_grad(params, grouped)
+
+
+def test_native_kernel_flags_are_portable():
+    """No -march=native, no re-association or FMA contraction: results do not change
+    between machines of the same instruction-set level."""
+    flags = kernel._COMPILE + kernel._isa_flags()
+    assert "-march=native" not in flags
+    for needed in ("-fno-associative-math", "-fno-reciprocal-math", "-ffp-contract=off"):
+        assert needed in flags
