@@ -406,3 +406,18 @@ def test_cli_rejects_bad_settings_with_a_one_line_error(tmp_path, capsys):
     )
     assert "--seeds" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_fig3_claims_say_when_sa_is_not_worse_than_random():
+    from textlrp.experiments.sst.sections.deletion import _fig3_claims
+
+    def scores(sa_wrong: float) -> dict[str, dict[str, float]]:
+        return {
+            "decreasing": {"lrp": 30.0, "gradient": 80.0, "random": 85.0},
+            "increasing": {"lrp": 35.0, "gradient": sa_wrong, "random": 9.0},
+        }
+
+    assert "does **not** reproduce: here SA does better than random" in _fig3_claims(scores(11))
+    text = _fig3_claims(scores(5))
+    assert "worse than random on the initially wrong sentences reproduces" in text
+    assert "does **not**" not in text
