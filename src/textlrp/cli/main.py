@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sst_cli.add_arguments(sst_report)
     sst_report.set_defaults(handler=sst_cli.run)
+    from textlrp.cli import evaluate as evaluate_cli  # until COMMANDS lands: one-line hook
+
+    evaluate_cli.register(commands)
     return parser
 
 
