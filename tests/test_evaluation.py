@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from textlrp.api import encode_batch
+from textlrp.batching import EncodedBatch, encode_batch
 from textlrp.cli.main import main
 from textlrp.errors import InputError
 from textlrp.evaluation import (
@@ -35,7 +35,6 @@ from textlrp.evaluation.metrics import (
     top_counts,
 )
 from textlrp.evaluation.report import render_terminal, write_report
-from textlrp.methods.base import EncodedBatch
 from textlrp.models import Vocabulary
 
 
@@ -305,6 +304,7 @@ def test_evaluate_every_method_on_a_small_model():
     model = random_model(seed=12, scale=1.5)
     sentences = random_sentences(8, seed=13) + [["zzz", "qqq"]]  # the last has no known word
     model_before = copy.deepcopy(model.state_dict())
+    model.train()  # the caller's mode is left alone (metrics run on an eval-mode copy)
     result = evaluate_faithfulness(
         model,
         sentences,
@@ -329,6 +329,7 @@ def test_evaluate_every_method_on_a_small_model():
     assert summary["ranking"]["overall"] in rows and summary["ranking"]["overall"] != "random"
     for name, value in model.state_dict().items():
         assert torch.equal(value, model_before[name])
+    assert model.training
     text = render_terminal(summary)
     assert "occlusion_p" in text and "random (mean of 2 seeds)" in text
 

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from textlrp.api import (
+from textlrp.api import DTYPES, explain_batch
+from textlrp.batching import (
     DEFAULT_BATCH_SIZE,
-    _resolve_dtype,
+    EncodedBatch,
     encode_batch,
-    explain_batch,
     resolve_targets,
     score_batch,
 )
@@ -40,7 +40,7 @@ from textlrp.evaluation.metrics import (
 )
 from textlrp.evaluation.perturb import DEFAULT_CHUNK_COPIES, check_mode, target_probabilities
 from textlrp.evaluation.randomization import randomized_copy
-from textlrp.methods.base import EncodedBatch, available_methods, get_method
+from textlrp.methods.base import available_methods, get_method
 from textlrp.models.precision import in_dtype
 
 RANDOM = "random"
@@ -258,7 +258,7 @@ def evaluate_faithfulness(
         raise InputError(f"seeds must be a whole number ≥ 0, got {seeds!r}")
     if batch_size < 1 or chunk_copies < 1:
         raise InputError("batch_size and chunk_copies must be at least 1")
-    torch_dtype = _resolve_dtype(dtype)
+    torch_dtype = _dtype(dtype)
     explicit = methods is not None
     names = list(methods) if explicit else available_methods()
     if not names and seeds == 0:
@@ -273,78 +273,75 @@ def evaluate_faithfulness(
         labels = [labels[i] for i in kept]
     batch = encode_batch(model, tokens)
     started = time.perf_counter()
-    was_training = model.training
-    model.eval()
-    try:
-        scores = score_batch(model, batch, torch_dtype, batch_size)
-        targets = _targets(target, labels, scores, list(model.class_names))
-        prepared = prepare(
-            model, batch, targets, dtype=torch_dtype, mode=mode, chunk_copies=chunk_copies
-        )
-        shared_seconds = time.perf_counter() - started
-        randomized = randomized_copy(model, seed=0) if randomization else None
-        sentences: dict[str, SentenceScores] = {}
-        randomization_rho: dict[str, np.ndarray] = {}
-        seconds: dict[str, dict[str, float]] = {}
-        skipped_methods: dict[str, str] = {}
-        steps = len(names) + seeds
-        bar = tqdm(total=steps, desc="evaluate", unit="method", disable=_no_bar(progress))
-        for name in names:
-            bar.set_postfix_str(name)
-            options = _options_for(name, method_options, mode)
-            t0 = time.perf_counter()
-            try:
-                output = explain_batch(
-                    model,
-                    batch,
-                    name,
-                    targets,
-                    dtype=torch_dtype,
-                    batch_size=batch_size,
-                    **options,
-                )
-            except InputError as exc:
-                if explicit:
-                    raise
-                skipped_methods[name] = str(exc)
-                log(f"textlrp: skipped {name}: {exc}")
-                bar.update()
-                continue
-            t1 = time.perf_counter()
-            relevance = output.batch.relevance
-            sentences[name] = score_relevance(
-                model, prepared, relevance, k_max=k_max, chunk_copies=chunk_copies
-            )
-            t2 = time.perf_counter()
-            seconds[name] = {"explain": t1 - t0, "metrics": t2 - t1}
-            if randomized is not None:
-                other = explain_batch(
-                    randomized,
-                    batch,
-                    name,
-                    targets,
-                    dtype=torch_dtype,
-                    batch_size=batch_size,
-                    **options,
-                ).batch.relevance
-                randomization_rho[name] = _rank_agreement(relevance, other, prepared)
-                seconds[name]["randomization"] = time.perf_counter() - t2
-            bar.update()
-        for seed in range(seeds):
-            bar.set_postfix_str(f"random seed {seed}")
-            t0 = time.perf_counter()
-            sentences[f"{RANDOM}/{seed}"] = score_relevance(
+    # An eval-mode copy in the dtype when needed: the caller's model is never switched.
+    model = in_dtype(model, torch_dtype)
+    scores = score_batch(model, batch, torch_dtype, batch_size)
+    targets = _targets(target, labels, scores, list(model.class_names))
+    prepared = prepare(
+        model, batch, targets, dtype=torch_dtype, mode=mode, chunk_copies=chunk_copies
+    )
+    shared_seconds = time.perf_counter() - started
+    randomized = randomized_copy(model, seed=0) if randomization else None
+    sentences: dict[str, SentenceScores] = {}
+    randomization_rho: dict[str, np.ndarray] = {}
+    seconds: dict[str, dict[str, float]] = {}
+    skipped_methods: dict[str, str] = {}
+    steps = len(names) + seeds
+    bar = tqdm(total=steps, desc="evaluate", unit="method", disable=_no_bar(progress))
+    for name in names:
+        bar.set_postfix_str(name)
+        options = _options_for(name, method_options, mode)
+        t0 = time.perf_counter()
+        try:
+            output = explain_batch(
                 model,
-                prepared,
-                random_relevance(batch.mask, seed),
-                k_max=k_max,
-                chunk_copies=chunk_copies,
+                batch,
+                name,
+                targets,
+                dtype=torch_dtype,
+                batch_size=batch_size,
+                **options,
             )
-            seconds.setdefault(RANDOM, {"metrics": 0.0})["metrics"] += time.perf_counter() - t0
+        except InputError as exc:
+            if explicit:
+                raise
+            skipped_methods[name] = str(exc)
+            log(f"textlrp: skipped {name}: {exc}")
             bar.update()
-        bar.close()
-    finally:
-        model.train(was_training)
+            continue
+        t1 = time.perf_counter()
+        relevance = output.batch.relevance
+        sentences[name] = score_relevance(
+            model, prepared, relevance, k_max=k_max, chunk_copies=chunk_copies
+        )
+        t2 = time.perf_counter()
+        seconds[name] = {"explain": t1 - t0, "metrics": t2 - t1}
+        if randomized is not None:
+            other = explain_batch(
+                randomized,
+                batch,
+                name,
+                targets,
+                dtype=torch_dtype,
+                batch_size=batch_size,
+                **options,
+            ).batch.relevance
+            randomization_rho[name] = _rank_agreement(relevance, other, prepared)
+            seconds[name]["randomization"] = time.perf_counter() - t2
+        bar.update()
+    for seed in range(seeds):
+        bar.set_postfix_str(f"random seed {seed}")
+        t0 = time.perf_counter()
+        sentences[f"{RANDOM}/{seed}"] = score_relevance(
+            model,
+            prepared,
+            random_relevance(batch.mask, seed),
+            k_max=k_max,
+            chunk_copies=chunk_copies,
+        )
+        seconds.setdefault(RANDOM, {"metrics": 0.0})["metrics"] += time.perf_counter() - t0
+        bar.update()
+    bar.close()
     settings = {
         "sentences": batch.size,
         "skipped_texts": skipped,
@@ -365,6 +362,14 @@ def evaluate_faithfulness(
     }
     summary = summarize(sentences, randomization_rho, settings, seconds)
     return FaithfulnessResult(summary, sentences, randomization_rho)
+
+
+def _dtype(dtype: torch.dtype | str) -> torch.dtype:
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
+        return dtype
+    raise InputError(f"unknown dtype {dtype!r}; choose float32 or float64")
 
 
 def tokenize_texts(

@@ -6,14 +6,19 @@ from pathlib import Path
 
 from textlrp.errors import ModelError
 from textlrp.models.arras2017 import load_arras2017
-from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
+from textlrp.models.recurrent import (
+    ClassifierConfig,
+    LSTMClassifier,
+    RecurrentClassifier,
+    check_finite_weights,
+)
 from textlrp.models.vocab import Vocabulary
 from textlrp.models.wrap import wrap_model
 
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "sst_bilstm.pt"
 
 
-def load_model(path: str | Path | None = None) -> LSTMClassifier:
+def load_model(path: str | Path | None = None) -> RecurrentClassifier:
     """Load a saved model; without a path, the SST bi-LSTM bundled with the package."""
     if path is None:
         if not BUNDLED_MODEL.is_file():
@@ -22,13 +27,14 @@ def load_model(path: str | Path | None = None) -> LSTMClassifier:
                 "model path (train one with `textlrp train sst`)"
             )
         path = BUNDLED_MODEL
-    return LSTMClassifier.load(path)
+    return RecurrentClassifier.load(path)
 
 
 __all__ = [
     "BUNDLED_MODEL",
     "ClassifierConfig",
     "LSTMClassifier",
+    "RecurrentClassifier",
     "Vocabulary",
     "check_finite_weights",
     "load_arras2017",

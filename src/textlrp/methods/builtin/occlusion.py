@@ -24,8 +24,9 @@ def occluded_scores(
 
     ``mode="zero"`` sets the word's embedding to zero and keeps the length (2017 paper);
     ``mode="drop"`` deletes the word, so the sentence gets one word shorter (2019 paper). A
-    one-word sentence with its word dropped is empty: its read-out input is zero (the final
-    state is the initial state h_0 = 0), so it scores the output bias (zero without one).
+    one-word sentence with its word dropped is empty: it gets the model's ``empty_scores``
+    (for a recurrent model, the read-out input is zero, the initial state h_0 = 0, passed
+    through the head and the output layer).
     Rows at padding positions (t >= length) hold the unoccluded scores, so score differences
     vanish there.
     """
@@ -80,9 +81,7 @@ def _score_copies(
     scores = copies.new_empty(count, len(model.class_names))
     empty = short == 0
     if bool(empty.any()):
-        # The final state of an empty sentence is h_0 = 0.
-        readout = model.output(copies.new_zeros(1, model.output.in_features))
-        scores[empty.to(device)] = readout
+        scores[empty.to(device)] = model.empty_scores(copies.dtype, device)
     keep = ~empty
     if bool(keep.any()):
         scores[keep.to(device)] = model.forward_embedded(copies[keep.to(device)], short[keep])
