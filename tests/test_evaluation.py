@@ -129,12 +129,13 @@ def test_batched_perturbations_equal_one_at_a_time(mode):
 
 
 # ------------------------------------------------------------------ metric definitions
-def test_comprehensiveness_sufficiency_curves_on_a_known_model():
+@pytest.mark.parametrize("mode", ["zero", "drop"])  # the same for a bag of words
+def test_comprehensiveness_sufficiency_curves_on_a_known_model(mode):
     model = BagOfWords(WEIGHTS)
     sentences = [list("abcdef"), list("dbe"), ["a"]]
     batch = bow_batch(model, sentences)
     targets = torch.tensor([1, 0, 1])
-    prepared = prepare(model, batch, targets, dtype=torch.float64)
+    prepared = prepare(model, batch, targets, dtype=torch.float64, mode=mode)
     # relevance that ranks the tokens in a chosen order (ties resolved by position)
     relevance = torch.zeros(batch.token_ids.shape, dtype=torch.float64)
     relevance[0, :6] = torch.tensor([3.0, 1.0, 0.0, 2.0, 1.0, -5.0])  # order a,d,b,e,c,f

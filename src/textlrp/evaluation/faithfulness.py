@@ -526,7 +526,37 @@ def summarize(
         "methods": rows,
     }
     summary["ranking"] = rank_methods(rows, FAITHFULNESS_METRICS)
+    summary["ranking"]["margins"] = paired_margins(sentences, summary["ranking"]["best"])
     return summary
+
+
+def paired_margins(
+    sentences: dict[str, SentenceScores], best: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """How far each metric's best method is ahead of the runner-up and of random.
+
+    Differences are paired over texts (same texts, same model), oriented so that a positive
+    value means the best method is better; ± is the standard error of the mean difference.
+    """
+    per_text = {n: s.per_sentence() for n, s in sentences.items() if "/" not in n}
+    seeds = [s.per_sentence() for n, s in sentences.items() if n.startswith(RANDOM + "/")]
+    if seeds:
+        per_text[RANDOM] = {m: np.mean([s[m] for s in seeds], 0) for m in seeds[0]}
+    margins: dict[str, dict[str, Any]] = {}
+    for metric, winner in best.items():
+        sign = 1.0 if METRICS[metric][1] == "higher" else -1.0
+        others = {
+            n: _stat(v[metric])["mean"] for n, v in per_text.items() if n not in (winner, RANDOM)
+        }
+        entry: dict[str, Any] = {"best": winner}
+        runner_up = max(others, key=lambda n: sign * others[n]) if others else None
+        for key, other in (("runner_up", runner_up), ("random", RANDOM if seeds else None)):
+            if other is None:
+                continue
+            difference = sign * (per_text[winner][metric] - per_text[other][metric])
+            entry[key] = {"method": other, **_stat(difference)}
+        margins[metric] = entry
+    return margins
 
 
 def rank_methods(rows: dict[str, dict[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:

@@ -139,6 +139,60 @@ def verdict(summary: dict[str, Any]) -> str:
     return text
 
 
+def margin_lines(summary: dict[str, Any]) -> list[str]:
+    """Markdown bullets: each metric's winner against the runner-up and random, paired."""
+    margins = summary["ranking"].get("margins", {})
+    lines = []
+    for metric, entry in margins.items():
+        label = summary["metrics"][metric]["label"]
+        parts = []
+        for key in ("runner_up", "random"):
+            other = entry.get(key)
+            if other is None or _missing(other["mean"]):
+                continue
+            se = "" if _missing(other["se"]) else f" ± {other['se']:.3f}"
+            parts.append(f"{_label(other['method'], summary)} by {other['mean']:+.3f}{se}")
+        if parts:
+            lines.append(f"- {label}: {entry['best']} is ahead of " + " and of ".join(parts))
+    if lines:
+        lines = [
+            "Margins of each metric's best method, paired over the same texts (positive: the "
+            "best method is better; ± standard error of the mean difference):",
+            "",
+            *lines,
+            "",
+        ]
+    below = below_random(summary)
+    if below:
+        lines += [
+            "Worse than the random baseline: "
+            + "; ".join(f"{m} on {', '.join(names)}" for m, names in below.items())
+            + ".",
+            "",
+        ]
+    return lines
+
+
+def below_random(summary: dict[str, Any]) -> dict[str, list[str]]:
+    """Methods whose mean is worse than the random baseline's, per method."""
+    rows = summary["methods"]
+    if RANDOM not in rows:
+        return {}
+    result: dict[str, list[str]] = {}
+    for name, row in rows.items():
+        if name == RANDOM:
+            continue
+        for metric, info in summary["metrics"].items():
+            base = rows[RANDOM]["metrics"].get(metric)
+            own = row["metrics"].get(metric)
+            if base is None or own is None or _missing(base["mean"]) or _missing(own["mean"]):
+                continue
+            sign = 1.0 if info["better"] == "higher" else -1.0
+            if sign * (own["mean"] - base["mean"]) < 0:
+                result.setdefault(name, []).append(info["short"] if "short" in info else metric)
+    return result
+
+
 def render_markdown(summary: dict[str, Any], images: dict[str, str], title: str) -> str:
     """The whole report: settings, table, verdict, plots; definitions live in the docs."""
     s = summary["settings"]
@@ -163,6 +217,7 @@ def render_markdown(summary: dict[str, Any], images: dict[str, str], title: str)
     lines.append("")
     lines.append(verdict(summary))
     lines.append("")
+    lines += margin_lines(summary)
     if s.get("skipped_methods"):
         for name, why in s["skipped_methods"].items():
             lines.append(f"- skipped {name}: {why}")
