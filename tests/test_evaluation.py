@@ -331,6 +331,14 @@ def test_evaluate_every_method_on_a_small_model():
     for name, value in model.state_dict().items():
         assert torch.equal(value, model_before[name])
     assert model.training
+    # the winner's paired margins are mean differences over the same texts
+    margin = summary["ranking"]["margins"]["deletion_auc"]
+    best, other = margin["best"], margin["runner_up"]["method"]
+    difference = (
+        result.sentences[other].deletion_auc - result.sentences[best].deletion_auc
+    )  # lower is better: positive when the best is ahead
+    assert margin["runner_up"]["mean"] == pytest.approx(difference.mean())
+    assert margin["runner_up"]["mean"] >= 0
     text = render_terminal(summary)
     assert "occlusion_p" in text and "random (mean of 2 seeds)" in text
 
