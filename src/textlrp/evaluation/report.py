@@ -15,18 +15,10 @@ from typing import Any
 RANDOM = "random"
 JSON_NAME = "faithfulness.json"
 MARKDOWN_NAME = "report.md"
-COLORS = [
-    "#c0392b",
-    "#2a9d8f",
-    "#8e44ad",
-    "#e67e22",
-    "#1f77b4",
-    "#7f8c8d",
-    "#d35400",
-    "#16a085",
-    "#2c3e50",
-    "#bcbd22",
-]
+COLORS = [  # matplotlib's tab10 without its grey, which marks the random baseline
+    "#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd",
+    "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#000000",
+]  # fmt: skip
 
 
 def metric_columns(summary: dict[str, Any]) -> list[str]:
@@ -151,7 +143,9 @@ def margin_lines(summary: dict[str, Any]) -> list[str]:
             if other is None or _missing(other["mean"]):
                 continue
             se = "" if _missing(other["se"]) else f" ± {other['se']:.3f}"
-            parts.append(f"{_label(other['method'], summary)} by {other['mean']:+.3f}{se}")
+            close = not _missing(other["se"]) and abs(other["mean"]) < 2 * other["se"]
+            note = " (within 2 standard errors: no clear difference)" if close else ""
+            parts.append(f"{_label(other['method'], summary)} by {other['mean']:+.3f}{se}{note}")
         if parts:
             lines.append(f"- {label}: {entry['best']} is ahead of " + " and of ".join(parts))
     if lines:
@@ -198,6 +192,12 @@ def render_markdown(summary: dict[str, Any], images: dict[str, str], title: str)
     s = summary["settings"]
     removal = "zeroing its embedding" if s["removal"] == "zero" else "dropping it"
     lines = [f"# {title}", ""]
+    source = [f"{key}: {s[key]}" for key in ("model", "input") if s.get(key) not in (None, "None")]
+    if s.get("limit"):
+        source.append(f"the first {s['limit']} texts only (--limit {s['limit']})")
+    if source:
+        text = "; ".join(source)
+        lines += [text[0].upper() + text[1:] + ".", ""]
     lines.append(
         f"{s['sentences']} texts ({s['tokens']} tokens"
         + (f"; {len(s['skipped_texts'])} skipped" if s["skipped_texts"] else "")
