@@ -23,6 +23,7 @@ COMMANDS = (
     "textlrp.cli.demo",
     "textlrp.cli.train",
     "textlrp.cli.reproduce",
+    "textlrp.cli.serve",
     "textlrp.cli.evaluate",
 )
 

@@ -2,7 +2,7 @@
 
 Plain text (any other suffix, or ``-`` for stdin) holds one text per line, blank lines
 skipped. Tabular files name their text column (default ``text``) and optionally a label
-column; they are read with pyarrow (``pip install 'textlrp[evaluate]'``).
+column; they are read with pyarrow (``pip install 'textlrp[corpus]'``).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _read_table(path: Path, kind: str):
         import pyarrow  # noqa: F401
     except ImportError:
         raise InputError(
-            f"reading {path.suffix} files needs pyarrow: pip install 'textlrp[evaluate]' "
+            f"reading {path.suffix} files needs pyarrow: pip install 'textlrp[corpus]' "
             "(or give a plain text file, one text per line)"
         ) from None
     import pyarrow as pa
