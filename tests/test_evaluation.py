@@ -222,6 +222,21 @@ def test_aopc_and_auc_bounds(seed, k_max):
     assert (np.abs(per["spearman_loo"][valid]) <= 1 + 1e-12).all()
 
 
+def test_mean_rank_shares_ties_and_random_cannot_win():
+    from textlrp.evaluation.faithfulness import rank_methods
+
+    def row(value):
+        return {"metrics": {"comprehensiveness": {"mean": value}, "deletion_auc": {"mean": value}}}
+
+    rows = {"a": row(0.5), "b": row(0.5), "c": row(0.2), "random": row(0.9)}
+    ranking = rank_methods(rows, ["comprehensiveness"])  # higher is better
+    assert ranking["mean_rank"] == {"random": 1.0, "a": 2.5, "b": 2.5, "c": 4.0}
+    assert ranking["best"] == {"comprehensiveness": "a"} and ranking["overall"] == "a"
+    ranking = rank_methods(rows, ["deletion_auc"])  # lower is better
+    assert ranking["mean_rank"] == {"c": 1.0, "a": 2.5, "b": 2.5, "random": 4.0}
+    assert ranking["overall"] == "c"
+
+
 def test_auc_of_a_constant_curve_is_the_constant():
     curve = np.array([[0.3, 0.3, 0.3, np.nan], [0.5, 0.5, 0.5, 0.5]])
     np.testing.assert_allclose(curve_auc(curve, np.array([2, 3])), [0.3, 0.5])

@@ -30,6 +30,7 @@ from textlrp.batching import (
 )
 from textlrp.errors import InputError
 from textlrp.evaluation.metrics import (
+    average_ranks,
     check_k_max,
     comprehensiveness_sufficiency,
     curve_auc,
@@ -578,8 +579,11 @@ def rank_methods(rows: dict[str, dict[str, Any]], metrics: Sequence[str]) -> dic
         candidates = [n for n in ordered if n != RANDOM]
         if candidates:
             best[metric] = candidates[0]
-        for position, name in enumerate(ordered, start=1):
-            ranks[name].append(position)
+        if ordered:
+            # rank 1 = best; equal values share their mean rank
+            positions = average_ranks(np.array([-sign * values[n] for n in ordered]))
+            for name, position in zip(ordered, positions, strict=True):
+                ranks[name].append(float(position))
     mean_rank = {name: float(np.mean(r)) for name, r in ranks.items() if r}
     methods = [n for n in mean_rank if n != RANDOM]
     overall = min(methods, key=lambda n: mean_rank[n]) if methods else None
