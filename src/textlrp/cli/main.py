@@ -26,6 +26,7 @@ COMMANDS = (
     "textlrp.cli.serve",
     "textlrp.cli.explain_corpus",
     "textlrp.cli.aggregate",
+    "textlrp.cli.evaluate",
 )
 
 
