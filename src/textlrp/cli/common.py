@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from textlrp.errors import TextLRPError
+from textlrp.errors import InputError, TextLRPError
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,3 +71,58 @@ def register_group(
     task_parsers = group.add_subparsers(title=title, metavar=title.upper().rstrip("S"))
     for module in tasks:
         importlib.import_module(module).register(task_parsers)
+
+
+# ------------------------------------------------------------------ reading a corpus
+# One rule for every command that reads a corpus (explain-corpus, evaluate): INPUT is a
+# file, '-' (standard input) or a registered data set name; --dataset NAME says the same as
+# giving NAME as INPUT. Both read through textlrp.corpus.readers and check rows with
+# textlrp.corpus.validate, so formats, columns, data sets and bad-row reasons are the same.
+def add_corpus_input_arguments(parser: argparse.ArgumentParser) -> None:
+    from textlrp.corpus.readers import FORMATS, NAMED_DATASETS
+    from textlrp.corpus.validate import DEFAULT_MAX_TOKENS, TOKENIZERS
+
+    names = sorted(NAMED_DATASETS)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "input",
+        nargs="?",
+        help="a .csv/.tsv/.jsonl/.parquet/.txt file (.txt: one text a line; '-' = stdin), "
+        f"or a data set: {', '.join(names)}",
+    )
+    source.add_argument(
+        "--dataset", choices=names, help="a named data set (the same as giving it as INPUT)"
+    )
+    parser.add_argument(
+        "--format",
+        dest="input_format",
+        choices=list(FORMATS),
+        help="input format (default: from the file name; stdin: txt)",
+    )
+    parser.add_argument("--text-column", help="column holding the text (default: text)")
+    parser.add_argument("--id-column", help="column holding document ids (default: row number)")
+    parser.add_argument("--label-column", help="column holding labels (class names or indices)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder of a named data set (default: $TEXTLRP_DATA or the cache)",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        choices=list(TOKENIZERS),
+        help="how texts become tokens (default: sst; 20news-test: news)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help=f"longer documents are listed as bad rows (default: {DEFAULT_MAX_TOKENS})",
+    )
+
+
+def corpus_input(args: argparse.Namespace) -> str:
+    """The INPUT (or --dataset) of a command that reads a corpus."""
+    spec = args.dataset if args.dataset is not None else args.input
+    if spec is None:
+        raise InputError("give an input file or a data set name (INPUT, or --dataset sst-test)")
+    return str(spec)

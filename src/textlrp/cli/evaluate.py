@@ -11,9 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from textlrp.errors import InputError
-
-DATASETS = ("sst-test", "sst-dev")
+from textlrp.cli.common import add_corpus_input_arguments, corpus_input
+from textlrp.errors import DataError, InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,19 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Faithfulness of explanation methods on a model and texts: ERASER "
         "comprehensiveness/sufficiency (AOPC), deletion/insertion AUC, rank correlation with "
         "leave-one-out occlusion, a random baseline, and optionally the model-randomisation "
-        "check. One row per method.",
+        "check. One row per method. Reads the same files and data sets as explain-corpus; "
+        "rows that cannot be evaluated are skipped and listed, with explain-corpus's reasons.",
     )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "file",
-        nargs="?",
-        type=Path,
-        help="texts: one per line, or a .csv/.tsv/.jsonl/.parquet file ('-' = stdin)",
-    )
-    source.add_argument("--dataset", choices=DATASETS, help="a bundled data set's texts")
-    parser.add_argument("--data-dir", type=Path, help="SST folder (default: found or downloaded)")
-    parser.add_argument("--text-column", help="column of the texts in a tabular file (text)")
-    parser.add_argument("--label-column", help="column of the labels (names or indices)")
+    add_corpus_input_arguments(parser)
     parser.add_argument(
         "--model", type=Path, help="a saved model file (default: bundled SST model)"
     )
@@ -72,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also compare each method's explanations with those of a weight-randomised model",
     )
-    parser.add_argument("--limit", type=int, help="evaluate only the first N texts")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N rows of the input")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument(
         "--batch-size", type=int, default=128, help="texts per explanation chunk (default 128)"
@@ -99,22 +89,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be at least 1, got {args.limit}")
-    texts, labels = read_inputs(args)
-    if args.limit is not None:
-        texts = texts[: args.limit]
-        labels = None if labels is None else labels[: args.limit]
+    model = textlrp.load_model(args.model)
+    docs, labels, skipped, source = read_inputs(args, model)
     methods = None
     if args.methods:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         if not methods:
             raise InputError("--methods is empty; give names such as lrp,gradient")
-    model = textlrp.load_model(args.model)
     target: object = args.target
     if isinstance(target, str) and target.isdigit():
         target = int(target)
     result = evaluate_faithfulness(
         model,
-        texts,
+        [doc.tokens for doc in docs],
         methods,
         target=target,
         labels=labels,
@@ -130,8 +117,14 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = result.summary
     summary["settings"]["model"] = str(args.model) if args.model else "bundled SST bi-LSTM"
-    summary["settings"]["input"] = args.dataset or str(args.file)
+    summary["settings"]["input"] = source
     summary["settings"]["limit"] = args.limit
+    # The library numbers its skips by position among the texts it got: name the rows instead.
+    summary["settings"]["skipped_texts"] = sorted(
+        skipped + [_as_bad_row(s, docs) for s in summary["settings"]["skipped_texts"]],
+        key=lambda bad: bad["row"],
+    )
+    report_skipped(summary["settings"]["skipped_texts"])
     print(render_terminal(summary))
     if args.out is not None:
         written = write_report(summary, args.out, args.title)
@@ -142,20 +135,79 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_inputs(args: argparse.Namespace) -> tuple[list, list | None]:
-    """Texts (strings or token lists) and labels from ``--dataset`` or the input file."""
-    if args.dataset is not None:
-        if args.text_column or args.label_column:
-            raise InputError("--text-column/--label-column apply to input files, not --dataset")
-        from textlrp.data.sst import load_sst
+def read_inputs(args: argparse.Namespace, model) -> tuple[list, list | None, list[dict], str]:
+    """The documents to evaluate, their labels, the bad rows (skipped) and the input's name.
 
-        examples = load_sst(args.dataset.split("-", 1)[1], args.data_dir)
-        return [list(e.tokens) for e in examples], [e.label for e in examples]
-    if args.file is None:
-        raise InputError("give an input file or --dataset sst-test")
-    from textlrp.data.text_files import read_text_file
+    Read through :mod:`textlrp.corpus.readers` and checked by :mod:`textlrp.corpus.validate`,
+    exactly as ``explain-corpus`` reads and checks its input.
+    """
+    from textlrp.corpus.readers import open_corpus
+    from textlrp.corpus.validate import RowChecker, bad_row, read_documents
 
-    return read_text_file(args.file, args.text_column, args.label_column)
+    spec = corpus_input(args)
+    corpus = open_corpus(
+        spec,
+        args.text_column,
+        args.id_column,
+        args.label_column,
+        args.input_format,
+        args.data_dir,
+    )
+    corpus.match_classes(list(model.class_names))
+    wants_label = args.target == "label"
+    if wants_label and not corpus.has_labels:
+        raise InputError("target 'label' needs labels: pass --label-column NAME")
+    checker = RowChecker(model, args.tokenizer or corpus.tokenizer or "sst", args.max_tokens)
+    docs, bad, rows = read_documents(corpus, checker, args.limit)
+    if wants_label:
+        bad += [
+            bad_row(d.id, d.row, "no-label", "target 'label' needs a label; this row has none")
+            for d in docs
+            if d.label is None
+        ]
+        bad.sort(key=lambda b: b["row"])
+        docs = [d for d in docs if d.label is not None]
+    if not docs:
+        if all(b["reason"] == "empty" for b in bad):
+            raise DataError(f"{corpus.name} holds no text; give one text per line or per row")
+        raise DataError(
+            f"none of the {rows} rows of {corpus.name} can be evaluated ("
+            + ", ".join(f"{k}: {v}" for k, v in sorted(_reasons(bad).items()))
+            + "); check the input and the model"
+        )
+    labels = [d.label for d in docs] if corpus.has_labels else None
+    return docs, labels, bad, spec
+
+
+def _reasons(bad: list[dict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in bad:
+        counts[entry["reason"]] = counts.get(entry["reason"], 0) + 1
+    return counts
+
+
+def _as_bad_row(skip: dict, docs: list) -> dict:
+    """A text the library skipped, as a bad row (the row checks make this rare)."""
+    from textlrp.corpus.validate import bad_row
+
+    doc = docs[skip["index"]]
+    reason = "empty" if skip["reason"] == "empty" else "no-known-word"
+    return bad_row(doc.id, doc.row, reason, skip["reason"])
+
+
+def report_skipped(bad: list[dict], shown: int = 10) -> None:
+    """The skipped rows on stderr: counts by reason and the first few rows."""
+    if not bad:
+        return
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(_reasons(bad).items()))
+    print(f"textlrp: skipped {len(bad)} rows ({counts}):", file=sys.stderr)
+    for entry in bad[:shown]:
+        print(
+            f"  row {entry['row']} (id {entry['id']}): {entry['reason']}: {entry['detail']}",
+            file=sys.stderr,
+        )
+    if len(bad) > shown:
+        print(f"  ... {len(bad) - shown} more in the JSON summary (--json/--out)", file=sys.stderr)
 
 
 def parse_options(items: list[str]) -> dict[str, dict[str, object]]:

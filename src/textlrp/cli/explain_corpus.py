@@ -6,32 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
+from textlrp.cli.common import add_corpus_input_arguments, corpus_input
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "explain-corpus",
         help="explain every document of a corpus into a Parquet file",
-        description="Explain every document of a CSV/TSV/JSONL/Parquet/text file (or sst-test, "
-        "20news-test) with one or more methods and targets; writes one row per (document, "
-        "method, target) to OUT.parquet, resumably (rerun the same command after a crash), "
+        description="Explain every document of a CSV/TSV/JSONL/Parquet/text file (or a data "
+        "set such as sst-test or 20news-test, given as INPUT or --dataset) with one or more "
+        "methods and targets; writes one row per (document, method, target) to OUT.parquet, "
+        "resumably (rerun the same command after a crash), "
         "and lists rows that cannot be explained in OUT.bad.jsonl.",
     )
-    parser.add_argument("input", help="a .csv/.tsv/.jsonl/.parquet/.txt file, or sst-test")
+    add_corpus_input_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, help="output file (.parquet)")
-    parser.add_argument(
-        "--format",
-        dest="input_format",
-        choices=["csv", "tsv", "jsonl", "parquet", "txt"],
-        help="input format (default: from the file name)",
-    )
-    parser.add_argument("--text-column", help="column holding the text (default: text)")
-    parser.add_argument("--id-column", help="column holding document ids (default: row number)")
-    parser.add_argument("--label-column", help="column holding labels (class names or indices)")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help="folder of a named data set (default: $TEXTLRP_DATA or the cache)",
-    )
     parser.add_argument("--model", type=Path, help="a saved model file (default: bundled model)")
     parser.add_argument(
         "--method",
@@ -56,17 +45,6 @@ def register(subparsers) -> None:
         type=int,
         default=1024,
         help="documents per written chunk; a crash loses at most one (default: 1024)",
-    )
-    parser.add_argument(
-        "--max-tokens",
-        type=int,
-        default=2000,
-        help="longer documents are listed as bad rows (default: 2000)",
-    )
-    parser.add_argument(
-        "--tokenizer",
-        choices=["sst", "news", "whitespace"],
-        help="how texts become tokens (default: sst; 20news-test: news)",
     )
     parser.add_argument("--limit", type=int, help="explain only the first N rows")
     parser.add_argument("--engine", default="local", choices=["local", "ray"])
@@ -93,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None
     }
     summary = explain_corpus(
-        args.input,
+        corpus_input(args),
         args.out,
         model=args.model,
         method=args.method,

@@ -4,7 +4,10 @@
 batched explainers into one Parquet file (schema in ``docs/corpus.md``), resumably, locally or
 on a Ray cluster; ``read_corpus`` reads such a file; :mod:`textlrp.corpus.aggregate` sums it
 up (top words per class, words behind misclassifications, relevance by position).
-Needs the ``corpus`` extra (pyarrow; pandas for the aggregates).
+Needs the ``corpus`` extra (pyarrow; pandas for the aggregates), except
+:mod:`textlrp.corpus.readers` and :mod:`textlrp.corpus.validate` for plain text and JSON
+Lines (so ``textlrp evaluate`` reads those on a core install): the explaining part is
+imported on first use.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textlrp.corpus.run import CorpusSummary, explain_corpus
+
+def __getattr__(name: str) -> Any:
+    if name in ("CorpusSummary", "explain_corpus"):
+        from textlrp.corpus import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'textlrp.corpus' has no attribute {name!r}")
 
 
 def read_corpus(path: str | Path, columns: list[str] | None = None, filters: Any = None) -> Any:

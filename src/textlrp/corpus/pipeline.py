@@ -20,30 +20,19 @@ import torch
 from textlrp.corpus._deps import pyarrow
 from textlrp.corpus.readers import RawChunk
 from textlrp.corpus.schema import TEXT_LIMIT, corpus_schema
+from textlrp.corpus.validate import (
+    DEFAULT_MAX_TOKENS,
+    TOKENIZERS,
+    Document,
+    RowChecker,
+    class_index,
+)
 from textlrp.errors import InputError, TextLRPError
 
 pa = pyarrow()
 
 DEFAULT_CHUNK_SIZE = 1024
-DEFAULT_MAX_TOKENS = 2000
 SPECIAL_TARGETS = ("predicted", "label", "all")
-
-
-def _sst_tokenizer():
-    from textlrp.data.tokenizer import tokenize
-
-    return tokenize
-
-
-def _news_tokenizer():
-    from textlrp.data.newsgroups import tokenize_post
-
-    return tokenize_post
-
-
-# Text -> tokens, by name: "sst" (the SST models' tokenization, the default), "news" (the
-# 20 Newsgroups word tokens), "whitespace" (already tokenized text).
-TOKENIZERS = {"sst": _sst_tokenizer, "news": _news_tokenizer, "whitespace": lambda: str.split}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,15 +124,6 @@ class ChunkResult:
     tokens: int  # tokens of those documents
 
 
-@dataclasses.dataclass
-class _Doc:
-    position: int  # in the chunk
-    id: str
-    text: str
-    tokens: list[str]
-    label: int | None
-
-
 class ChunkExplainer:
     """Explains chunks of raw rows with one model and one :class:`CorpusSettings`."""
 
@@ -156,13 +136,9 @@ class ChunkExplainer:
         self.model = model  # explain_batch runs an eval-mode copy; the caller's stays as is
         self.settings = settings
         self.class_names = list(model.class_names)
-        self.lowered = [c.lower() for c in self.class_names]
         self.hash = model_hash(model)
         self.version = textlrp.__version__
-        try:
-            self.tokenize = TOKENIZERS[settings.tokenizer]()
-        except ImportError:
-            raise InputError(f"the {settings.tokenizer!r} tokenizer is not installed") from None
+        self.checker = RowChecker(model, settings.tokenizer, settings.max_tokens)
         self.schema = corpus_schema(pa.float64() if settings.dtype == "float64" else None)
         for target in settings.targets:
             if target not in SPECIAL_TARGETS:
@@ -170,70 +146,11 @@ class ChunkExplainer:
 
     # ------------------------------------------------------------------ validation
     def _class_index(self, value: Any) -> int:
-        text = str(value).strip()
-        if text.lower() in self.lowered:
-            return self.lowered.index(text.lower())
-        if text.lstrip("-").isdigit() and 0 <= int(text) < len(self.class_names):
-            return int(text)
-        raise InputError(
-            f"unknown class {value!r}; the model's classes are 0..{len(self.class_names) - 1}: "
-            + ", ".join(self.class_names)
-        )
-
-    def _validate(self, chunk: RawChunk) -> tuple[list[_Doc], list[dict[str, Any]]]:
-        tokenize = self.tokenize
-        docs, bad = [], []
-        vocab = self.model.vocab
-        max_chars = 100 * self.settings.max_tokens
-        for i, (doc_id, text, label, problem) in enumerate(
-            zip(chunk.ids, chunk.texts, chunk.labels, chunk.problems, strict=True)
-        ):
-
-            def reject(reason: str, detail: str, doc_id: str = doc_id, i: int = i) -> None:
-                bad.append(
-                    {"id": doc_id, "row": chunk.start + i + 1, "reason": reason, "detail": detail}
-                )
-
-            if problem:
-                reason, _, detail = problem.partition(": ")
-                reject(reason, detail)
-                continue
-            if isinstance(text, bytes):
-                try:
-                    text = text.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    reject("not-utf8", f"byte {exc.start} is not UTF-8 ({exc.reason})")
-                    continue
-            if text is None or not str(text).strip():
-                reject("empty", "no text")
-                continue
-            text = str(text)
-            if len(text) > max_chars:
-                reject("too-long", f"{len(text)} characters (limit {max_chars})")
-                continue
-            tokens = [t for t in tokenize(text) if t.strip()]
-            if not tokens:
-                reject("empty", "no tokens after tokenization")
-                continue
-            if len(tokens) > self.settings.max_tokens:
-                reject("too-long", f"{len(tokens)} tokens (limit {self.settings.max_tokens})")
-                continue
-            if not any(vocab.is_known(t) for t in tokens):
-                reject("no-known-word", "no word is in the model's vocabulary")
-                continue
-            label_index = None
-            if label is not None and str(label).strip() != "":
-                try:
-                    label_index = self._class_index(label)
-                except InputError as exc:
-                    reject("bad-label", str(exc))
-                    continue
-            docs.append(_Doc(i, doc_id, text, tokens, label_index))
-        return docs, bad
+        return class_index(value, self.class_names)
 
     # ------------------------------------------------------------------ explaining
     def __call__(self, chunk: RawChunk) -> ChunkResult:
-        docs, bad = self._validate(chunk)
+        docs, bad = self.checker.check(chunk)  # textlrp.corpus.validate: the row checks
         docs.sort(key=lambda d: len(d.tokens))
         parts: list[Any] = []
         size = self.settings.batch_size
@@ -263,7 +180,7 @@ class ChunkExplainer:
         bad.sort(key=lambda b: b["row"])
         return ChunkResult(chunk.index, chunk.start, len(chunk), table, bad, len(explained), tokens)
 
-    def _targets_of(self, bucket: list[_Doc]) -> list[tuple[int, str, list[int], list[Any]]]:
+    def _targets_of(self, bucket: list[Document]) -> list[tuple[int, str, list[int], list[Any]]]:
         """(target order, target spec, bucket rows, per-row targets) for each target spec."""
         out = []
         order = 0
@@ -284,7 +201,7 @@ class ChunkExplainer:
             order += 1
         return out
 
-    def _explain_bucket(self, bucket: list[_Doc], bad: list, chunk: RawChunk) -> list[Any]:
+    def _explain_bucket(self, bucket: list[Document], bad: list, chunk: RawChunk) -> list[Any]:
         from textlrp.api import explain_batch
         from textlrp.batching import encode_batch
 

@@ -3,14 +3,19 @@
 Every reader yields :class:`RawChunk` objects of ``chunk_size`` rows (the last may be shorter),
 numbered from 0, without holding more than one chunk (plus the file format's read block) in
 memory. A document's text stays as it was read (``str``, or ``bytes`` where the format may
-hold non-UTF-8 bytes) so that a bad row is reported by the pipeline, not raised here.
-Documents without an id column get their 1-based row number as id.
+hold non-UTF-8 bytes) so that a bad row is reported by :mod:`textlrp.corpus.validate`, not
+raised here. Documents without an id column get their 1-based row number as id. ``-`` reads
+plain text (or, with ``input_format="jsonl"``, JSON Lines) from standard input.
+
+This is the one reader of every command that takes a corpus (``explain-corpus``,
+``evaluate``); it needs pyarrow only for CSV/TSV/Parquet.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,7 @@ _SUFFIXES = {
     ".text": "txt",
 }
 READ_BLOCK_BYTES = 1 << 20
+STDIN = "-"
 
 
 @dataclasses.dataclass
@@ -114,6 +120,29 @@ class CorpusSource:
         if ids and index not in skip:
             yield RawChunk(index, start, ids, texts, labels, problems)
 
+    def match_classes(self, model_classes: list[str]) -> None:
+        """A named data set's labels index its own classes: keep them where the model has the
+        same classes (or as many, matched by index, with a note), else drop them."""
+        if self.class_names is None:
+            return
+        if [c.lower() for c in self.class_names] == [c.lower() for c in model_classes]:
+            return
+        if len(self.class_names) == len(model_classes):
+            print(
+                f"textlrp: note: {self.name} labels {self.class_names} are matched by index to "
+                f"the model's classes {model_classes}",
+                file=sys.stderr,
+            )
+            return
+        print(
+            f"textlrp: note: {self.name} has {len(self.class_names)} classes, the model "
+            f"{len(model_classes)}; its labels are left out",
+            file=sys.stderr,
+        )
+        rows = self.rows
+        self.rows = lambda: ((i, text, None, problem) for i, text, _, problem in rows())
+        self.has_labels = False
+
 
 # --------------------------------------------------------------------------- named data sets
 @dataclasses.dataclass
@@ -124,7 +153,7 @@ class NamedData:
     labels: list[int]
     class_names: list[str]
     ids: list[str] | None = None
-    tokenizer: str = "sst"  # a name in textlrp.corpus.pipeline.TOKENIZERS
+    tokenizer: str = "sst"  # a name in textlrp.corpus.validate.TOKENIZERS
 
 
 NamedLoader = Callable[[str | None], NamedData]
@@ -189,16 +218,23 @@ def open_corpus(
     input_format: str | None = None,
     data_dir: str | Path | None = None,
 ) -> CorpusSource:
-    """A :class:`CorpusSource` for a file path or a registered data set name."""
+    """A :class:`CorpusSource` for a file path, ``-`` (stdin) or a registered data set name.
+
+    Tabular formats read the text from ``text_column`` (default ``text``) and, when given, ids
+    and labels (class names or indices) from ``id_column`` and ``label_column``.
+    """
     if str(spec) in NAMED_DATASETS:
         if text_column or id_column or label_column:
             raise InputError(f"{spec} is a named data set: drop --text/--id/--label-column")
         return _named(str(spec), None if data_dir is None else str(data_dir))
+    if str(spec) == STDIN:
+        return _stdin(input_format or "txt", text_column, id_column, label_column)
     path = Path(spec)
     if not path.exists() or path.is_dir():
         named = ", ".join(sorted(NAMED_DATASETS))
         raise InputError(
-            f"no file {path}; give a CSV/TSV/JSONL/Parquet/text file or one of: {named}"
+            f"input file not found: {path}; give a CSV/TSV/JSONL/Parquet/text file, "
+            f"'-' for standard input, or one of: {named}"
         )
     fmt = input_format or _SUFFIXES.get(path.suffix.lower())
     if fmt not in FORMATS:
@@ -223,6 +259,20 @@ def open_corpus(
     return CorpusSource(str(path), rows, total, has_labels=label_column is not None)
 
 
+def _stdin(fmt: str, text_column, id_column, label_column) -> CorpusSource:
+    """Standard input, read once: one text a line, or JSON Lines."""
+    if fmt == "txt":
+        if id_column or label_column:
+            raise InputError("a plain text file has no columns; drop --id-column/--label-column")
+        return CorpusSource("<stdin>", lambda: _text_rows(STDIN), None)
+    if fmt == "jsonl":
+        rows = _jsonl_rows(STDIN, text_column or "text", id_column, label_column)
+        return CorpusSource("<stdin>", rows, None, has_labels=label_column is not None)
+    raise InputError(
+        f"{fmt} cannot be read from standard input; save it to a file and pass its name"
+    )
+
+
 def _named(name: str, data_dir: str | None) -> CorpusSource:
     data = NAMED_DATASETS[name][1](data_dir)
     ids = data.ids or [None] * len(data.texts)
@@ -241,7 +291,11 @@ def _named(name: str, data_dir: str | None) -> CorpusSource:
     )
 
 
-def _lines(path: Path) -> Iterator[bytes]:
+def _lines(path: Path | str) -> Iterator[bytes]:
+    if str(path) == STDIN:
+        for line in sys.stdin.buffer:
+            yield line.rstrip(b"\r\n")
+        return
     with open(path, "rb") as handle:
         for line in handle:
             yield line.rstrip(b"\r\n")
@@ -256,12 +310,14 @@ def _count_lines(path: Path) -> int:
     return count + (last != b"\n")
 
 
-def _text_rows(path: Path) -> Iterator[tuple[None, bytes, None, None]]:
+def _text_rows(path: Path | str) -> Iterator[tuple[None, bytes, None, None]]:
     for line in _lines(path):
         yield None, line, None, None
 
 
-def _jsonl_rows(path: Path, text_column: str, id_column: str | None, label_column: str | None):
+def _jsonl_rows(
+    path: Path | str, text_column: str, id_column: str | None, label_column: str | None
+):
     """JSON Lines, one object a line, parsed line by line so one bad line is one bad row."""
 
     def rows() -> Iterator[tuple[str | None, Any, Any, str | None]]:
@@ -364,7 +420,8 @@ def _as_strings(values: list[Any]) -> list[str | None]:
     return out
 
 
-def _check_columns(names, text_column, id_column, label_column, path: Path) -> None:
+def _check_columns(names, text_column, id_column, label_column, path: Path | str) -> None:
+    where = "standard input" if str(path) == STDIN else Path(path).name
     for option, column in (
         ("--text-column", text_column),
         ("--id-column", id_column),
@@ -372,6 +429,6 @@ def _check_columns(names, text_column, id_column, label_column, path: Path) -> N
     ):
         if column and column not in names:
             raise InputError(
-                f"{path.name} has no column {column!r} ({option}); its columns are: "
+                f"{where} has no column {column!r} ({option}); its columns are: "
                 + ", ".join(map(str, names))
             )

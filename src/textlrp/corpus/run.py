@@ -13,6 +13,7 @@ import torch
 from textlrp.corpus.engines import ENGINES
 from textlrp.corpus.pipeline import ChunkExplainer, ChunkResult, make_settings
 from textlrp.corpus.readers import open_corpus
+from textlrp.corpus.validate import limited
 from textlrp.corpus.writer import PartStore, bad_path, bad_reasons
 from textlrp.errors import InputError
 
@@ -124,7 +125,7 @@ def explain_corpus(
     )
     loaded = resolve_model(model)
     explainer = ChunkExplainer(loaded, settings)
-    _match_named_labels(corpus, explainer.class_names, source)
+    corpus.match_classes(explainer.class_names)
     if "label" in settings.targets and not corpus.has_labels:
         raise InputError("target 'label' needs labels: pass --label-column NAME")
     run = {
@@ -147,9 +148,7 @@ def explain_corpus(
             out, bad_path(out), 0, 0, 0, 0, bad_reasons(out), time.perf_counter() - started
         )
     total = corpus.total if limit is None else min(limit, corpus.total or limit)
-    chunks = corpus.chunks(chunk_size, skip=done)
-    if limit is not None:
-        chunks = _limited(chunks, limit)
+    chunks = limited(corpus.chunks(chunk_size, skip=done), limit)
     counts = {"documents": 0, "rows": 0, "tokens": 0}
     bar = _progress_bar(total, len(done) * chunk_size, progress)
 
@@ -192,41 +191,6 @@ def explain_corpus(
         reasons,
         time.perf_counter() - started,
     )
-
-
-def _match_named_labels(corpus, model_classes: list[str], source) -> None:
-    """A named data set's labels index its own classes: keep them where the model has the
-    same classes (or as many, matched by index, with a note), else drop them."""
-    if corpus.class_names is None:
-        return
-    if [c.lower() for c in corpus.class_names] == [c.lower() for c in model_classes]:
-        return
-    if len(corpus.class_names) == len(model_classes):
-        print(
-            f"textlrp: note: {source} labels {corpus.class_names} are matched by index to "
-            f"the model's classes {model_classes}",
-            file=sys.stderr,
-        )
-        return
-    print(
-        f"textlrp: note: {source} has {len(corpus.class_names)} classes, the model "
-        f"{len(model_classes)}; its labels are left out",
-        file=sys.stderr,
-    )
-    rows = corpus.rows
-    corpus.rows = lambda: ((i, text, None, problem) for i, text, _, problem in rows())
-    corpus.has_labels = False
-
-
-def _limited(chunks, limit: int):
-    for chunk in chunks:
-        if chunk.start >= limit:
-            return
-        if chunk.start + len(chunk) > limit:
-            keep = limit - chunk.start
-            chunk.ids, chunk.texts = chunk.ids[:keep], chunk.texts[:keep]
-            chunk.labels, chunk.problems = chunk.labels[:keep], chunk.problems[:keep]
-        yield chunk
 
 
 def _progress_bar(total: int | None, initial: int, enabled: bool):
