@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from textlrp.errors import DataError, InputError
+from textlrp.evaluation.perturb import remove_tokens
 from textlrp.experiments.sst.common import DTYPE, Context, method_specs
 
 NAME = "deletion"
@@ -101,28 +102,12 @@ def delete_words(
     """Remove the words at ``positions`` (B, k) of each sentence.
 
     ``zero`` sets their embeddings to zero (the length stays); ``drop`` deletes them, so the
-    remaining words close up and the sentence gets k words shorter.
+    remaining words close up and the sentence gets k words shorter. The removal itself is
+    :func:`textlrp.evaluation.remove_tokens`, the one the faithfulness metrics use.
     """
-    batch, steps = embedded.shape[:2]
-    deleted = torch.zeros(batch, steps, dtype=torch.bool, device=embedded.device)
-    deleted.scatter_(1, positions.to(embedded.device), True)
-    if mode == "zero":
-        return embedded.masked_fill(deleted[..., None], 0.0), lengths
-    if mode != "drop":
-        raise InputError(f"unknown deletion mode {mode!r}; choose zero or drop")
-    real = (
-        torch.arange(steps, device=embedded.device)[None, :] < lengths.to(embedded.device)[:, None]
-    )
-    keep = real & ~deleted
-    # Kept words first, in their order: a stable sort on "not kept".
-    source = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices
-    moved = embedded.gather(1, source[..., None].expand_as(embedded))
-    new_lengths = keep.sum(1).to(lengths.dtype).cpu()
-    still = (
-        torch.arange(steps, device=embedded.device)[None, :]
-        < new_lengths.to(embedded.device)[:, None]
-    )
-    return moved * still[..., None], new_lengths
+    removed = torch.zeros(embedded.shape[:2], dtype=torch.bool, device=embedded.device)
+    removed.scatter_(1, positions.to(embedded.device), True)
+    return remove_tokens(embedded, lengths, removed, mode)
 
 
 def predictions_after(
