@@ -213,6 +213,30 @@ def test_named_sst_dataset(tmp_path):
     assert table["label"].to_pylist() == [3, 1] == table["target"].to_pylist()
 
 
+def test_cli_dataset_flag_is_the_same_as_input(tmp_path, capsys):
+    """explain-corpus and evaluate share one rule: INPUT is a file or a data set name, and
+    --dataset NAME says the same; neither given is a clear error."""
+    model = tmp_path / "model.pt"
+    random_model(seed=2, num_classes=5).save(model)
+    folder = tmp_path / "sst"
+    folder.mkdir()
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.txt").write_text("(3 (2 the) (3 good))\n(1 (1 boring))\n")
+    tables = []
+    for source in (["sst-dev"], ["--dataset", "sst-dev"]):
+        out = tmp_path / f"{len(tables)}.parquet"
+        argv = ["explain-corpus", *source, "--data-dir", str(folder), "--model", str(model),
+                "--out", str(out), "--target", "label", "--quiet"]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+        tables.append(read_corpus(out).drop(["model_hash"]))
+    assert tables[0].equals(tables[1]) and tables[0].num_rows == 2
+    nowhere = ["--out", str(tmp_path / "x.parquet")]
+    assert main(["explain-corpus", *nowhere]) == 2
+    assert "--dataset sst-test" in capsys.readouterr().err
+    assert main(["explain-corpus", str(tmp_path / "nope.csv"), *nowhere]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
 def test_refuses_other_settings_and_overwrites(tmp_path, model_file):
     ids, texts, labels = documents(6)
     source = write_csv(tmp_path / "in.csv", ids, texts, labels)

@@ -510,3 +510,177 @@ def test_cli_evaluate_sst_test_with_the_bundled_model(tmp_path, capsys):
     assert code == 0
     assert "gradient_x_input" in capsys.readouterr().out
 
+
+
+# ------------------------------------------------------------------ input: the corpus readers
+def _bad_rows_jsonl(path):
+    """Two good rows and one bad row of each kind the row checks know, with ids."""
+    records = [
+        {"id": "g1", "text": "the movie was good", "label": "class1"},
+        {"id": "e1", "text": "   ", "label": "0"},
+        {"id": "u1", "text": "zzz qqq", "label": "1"},
+        {"id": "x1", "text": " ".join(["fun"] * 12), "label": "2"},
+        {"id": "l1", "text": "good fun", "label": "class7"},
+        {"id": "g2", "text": "never boring", "label": "0"},
+    ]
+    lines = [json.dumps(r).encode() for r in records]
+    lines += [b'{"id": "n1", "text": "bad \xff fun", "label": "1"}', b"{not json"]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def test_cli_evaluate_skips_and_lists_bad_rows_like_explain_corpus(model_file, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    _bad_rows_jsonl(source)
+    columns = ["--id-column", "id", "--label-column", "label", "--max-tokens", "9"]
+    code = main(
+        [
+            "evaluate", str(source), "--model", str(model_file), *columns, "--target", "label",
+            "--methods", "gradient", "--seeds", "1", "--no-progress",
+            "--json", str(tmp_path / "s.json"),
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["settings"]["sentences"] == 2
+    skipped = summary["settings"]["skipped_texts"]
+    assert [(b["row"], b["id"], b["reason"]) for b in skipped] == [
+        (2, "e1", "empty"),
+        (3, "u1", "no-known-word"),
+        (4, "x1", "too-long"),
+        (5, "l1", "bad-label"),
+        (7, "7", "not-utf8"),
+        (8, "8", "bad-json"),
+    ]
+    assert "skipped 6 rows" in err and "row 5 (id l1): bad-label" in err
+    # explain-corpus lists the very same rows with the very same reasons
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "c.parquet"
+    assert main(["explain-corpus", str(source), "--out", str(out), "--model", str(model_file),
+                 *columns, "--quiet"]) == 0  # fmt: skip
+    listed = [json.loads(line) for line in (tmp_path / "c.bad.jsonl").open()]
+    assert [{k: b[k] for k in ("id", "row", "reason", "detail")} for b in listed] == skipped
+
+
+def test_cli_evaluate_label_target_skips_unlabelled_rows(model_file, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"text": "the movie was good", "y": "class2"}\n{"text": "not fun"}\n'
+        '{"text": "never boring", "y": 0}\n'
+    )
+    run = ["evaluate", str(source), "--model", str(model_file), "--methods", "gradient",
+           "--seeds", "0", "--no-progress", "--json", str(tmp_path / "s.json")]  # fmt: skip
+    assert main([*run, "--label-column", "y", "--target", "label"]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["settings"]["sentences"] == 2
+    assert [(b["row"], b["reason"]) for b in summary["settings"]["skipped_texts"]] == [
+        (2, "no-label")
+    ]
+    assert main([*run, "--target", "label"]) == 2
+    assert "--label-column" in capsys.readouterr().err
+
+
+def _sst_folder(tmp_path):
+    trees = ["(3 (2 the) (3 (2 movie) (3 good)))", "(1 (2 never) (1 boring))", "(0 (0 zzz))"]
+    folder = tmp_path / "sst"
+    folder.mkdir()
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.txt").write_text("\n".join(trees) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_cli_evaluate_named_data_set_as_input_or_flag(tmp_path, capsys):
+    """A registered data set, given as INPUT or --dataset (the old flag), reads the same."""
+    model = tmp_path / "model5.pt"
+    random_model(seed=4, num_classes=5).save(model)
+    folder = _sst_folder(tmp_path)
+    summaries = []
+    for source in (["sst-train"], ["--dataset", "sst-train"], ["--dataset", "sst-dev"]):
+        out = tmp_path / f"{len(summaries)}.json"
+        code = main(
+            ["evaluate", *source, "--data-dir", str(folder), "--model", str(model),
+             "--target", "label", "--methods", "gradient", "--seeds", "1", "--dtype", "float64",
+             "--no-progress", "--json", str(out)]
+        )  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        summaries.append(json.loads(out.read_text()))
+    for summary in summaries:
+        assert summary["settings"]["sentences"] == 2
+        assert summary["settings"]["skipped_texts"] == [
+            {"id": "3", "row": 3, "reason": "no-known-word",
+             "detail": "no word is in the model's vocabulary"}
+        ]  # fmt: skip
+    metrics = [{m: row["metrics"] for m, row in s["methods"].items()} for s in summaries]
+    assert metrics[0] == metrics[1] == metrics[2]  # every split of the fixture is the same
+    assert summaries[0]["settings"]["input"] == "sst-train"
+    with pytest.raises(SystemExit):  # not both
+        main(["evaluate", "sst-test", "--dataset", "sst-test"])
+    assert "not allowed with" in capsys.readouterr().err
+    assert main(["evaluate", "sst-test", "--text-column", "x"]) == 2
+    assert "named data set" in capsys.readouterr().err
+
+
+def test_cli_evaluate_reads_any_registered_data_set(model_file, tmp_path, monkeypatch, capsys):
+    """The data set registry of explain-corpus is evaluate's too (20news-test is one entry)."""
+    from textlrp.corpus import readers
+
+    def load(data_dir):
+        assert data_dir == str(tmp_path)
+        return readers.NamedData(
+            ["THE movie", "good FUN", "movie"], [1, 0, 2], ["a", "b", "c"], ["d1", "d2", "d3"],
+            tokenizer="whitespace",
+        )  # fmt: skip
+
+    monkeypatch.setitem(readers.NAMED_DATASETS, "toy-test", ("a toy set", load))
+    code = main(
+        ["evaluate", "--dataset", "toy-test", "--data-dir", str(tmp_path), "--model",
+         str(model_file), "--target", "label", "--methods", "gradient", "--seeds", "0",
+         "--no-progress", "--json", str(tmp_path / "s.json")]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((tmp_path / "s.json").read_text())
+    # whitespace tokens keep "THE"/"FUN", which the model does not know; d1 still has "movie"
+    assert summary["settings"]["sentences"] == 3 and summary["settings"]["tokens"] == 5
+    assert "matched by index" in capsys.readouterr().err  # classes a,b,c vs class0..2
+    assert "20news-test" in readers.NAMED_DATASETS
+
+
+def test_cli_evaluate_reads_stdin_and_needs_a_known_format(
+    model_file, tmp_path, monkeypatch, capsys
+):
+    import io
+    import sys
+
+    lines = "\n".join(" ".join(s) for s in random_sentences(3, seed=5)) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    run = ["--model", str(model_file), "--methods", "gradient", "--seeds", "0", "--no-progress",
+           "--json", str(tmp_path / "s.json")]  # fmt: skip
+    assert main(["evaluate", "-", *run]) == 0
+    assert json.loads((tmp_path / "s.json").read_text())["settings"]["sentences"] == 3
+    odd = tmp_path / "texts.md"
+    odd.write_text(lines)
+    assert main(["evaluate", str(odd), *run]) == 2
+    assert "--format" in capsys.readouterr().err
+    assert main(["evaluate", str(odd), "--format", "txt", *run]) == 0
+
+
+def test_cli_evaluate_reads_plain_text_without_pyarrow(model_file, tmp_path):
+    """Plain text and JSON Lines need no optional package (the corpus extra is for tables)."""
+    import subprocess
+    import sys
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("the movie was good\nnever boring\n")
+    script = (
+        "import sys; sys.modules['pyarrow'] = None\n"
+        "from textlrp.cli.main import main\n"
+        f"code = main(['evaluate', {str(texts)!r}, '--model', {str(model_file)!r},"
+        " '--methods', 'gradient', '--seeds', '0', '--no-progress'])\n"
+        "assert 'pyarrow' not in [m.split('.')[0] for m in sys.modules if sys.modules[m]]\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "gradient" in done.stdout
