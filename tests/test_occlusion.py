@@ -28,8 +28,9 @@ def explicit_occluded(model, tokens: list[str], t: int, mode: str) -> torch.Tens
         embedded[0, t] = 0.0
         return model.forward_embedded(embedded, batch.lengths)[0]
     kept = torch.cat([embedded[:, :t], embedded[:, t + 1 :]], dim=1)
-    if kept.shape[1] == 0:  # an empty sentence ends in h_0 = 0
-        return model.output(torch.zeros(1, model.output.in_features, dtype=torch.float64))[0]
+    if kept.shape[1] == 0:  # an empty sentence ends in h_0 = 0, which goes through the head
+        readout = torch.zeros(1, model.rnn.hidden_size * model.num_directions, dtype=torch.float64)
+        return model.output(model.head(readout))[0]
     return model.forward_embedded(kept, torch.tensor([kept.shape[1]]))[0]
 
 
@@ -112,12 +113,12 @@ def test_unknown_mode_is_an_input_error():
         textlrp.explain(model, ["the movie"], method="occlusion_f", mode="blank")
 
 
-@pytest.mark.parametrize("options", [{"cell": "gru"}, {"readout": "max"}])
+@pytest.mark.parametrize("options", [{"cell": "gru"}, {"readout": "max"}, {"head_hidden": (4,)}])
 def test_other_classifiers_through_their_own_forward(options):
     model = random_model(seed=28, **options)
-    tokens = SENTENCES[-1]
-    result = occluded_scores(model, encode_batch(model, [tokens]), torch.float64, "drop")
-    with torch.no_grad():
-        for t in range(len(tokens)):
-            expected = explicit_occluded(model, tokens, t, "drop")
-            torch.testing.assert_close(result[0, t], expected, rtol=0, atol=1e-12)
+    for tokens in (SENTENCES[0], SENTENCES[-1]):  # one word: dropping it leaves nothing
+        result = occluded_scores(model, encode_batch(model, [tokens]), torch.float64, "drop")
+        with torch.no_grad():
+            for t in range(len(tokens)):
+                expected = explicit_occluded(model, tokens, t, "drop")
+                torch.testing.assert_close(result[0, t], expected, rtol=0, atol=1e-12)

@@ -75,6 +75,7 @@ class CNNClassifier(nn.Module):
     """
 
     family = FAMILY
+    accepts_empty_documents = True  # length 0 is one all-zero window (the short-document rule)
 
     def __init__(
         self,

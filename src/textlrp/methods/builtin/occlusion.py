@@ -24,8 +24,9 @@ def occluded_scores(
 
     ``mode="zero"`` sets the word's embedding to zero and keeps the length (2017 paper);
     ``mode="drop"`` deletes the word, so the sentence gets one word shorter (2019 paper). A
-    one-word sentence with its word dropped is empty: its read-out input is zero (the final
-    state is the initial state h_0 = 0), so it scores the output bias (zero without one).
+    one-word sentence with its word dropped is empty: a recurrent model's read-out input is
+    then zero (the final state is the initial state h_0 = 0); a CNN scores it by its own
+    short-document rule (one window of zero vectors).
     Rows at padding positions (t >= length) hold the unoccluded scores, so score differences
     vanish there.
     """
@@ -77,11 +78,14 @@ def _score_copies(
     source = source.clamp(max=steps - 1).to(device)
     copies = copies.gather(1, source[..., None].expand_as(copies))
     short = lengths[rows] - 1
+    if getattr(model, "accepts_empty_documents", False):  # a CNN scores length 0 itself
+        return model.forward_embedded(copies, short)
     scores = copies.new_empty(count, len(model.class_names))
     empty = short == 0
     if bool(empty.any()):
-        # The final state of an empty sentence is h_0 = 0.
-        readout = model.output(copies.new_zeros(1, model.output.in_features))
+        # The final state of an empty sentence is h_0 = 0; it goes through the head.
+        first = next((m for m in model.head if isinstance(m, torch.nn.Linear)), model.output)
+        readout = model.output(model.head(copies.new_zeros(1, first.in_features)))
         scores[empty.to(device)] = readout
     keep = ~empty
     if bool(keep.any()):
