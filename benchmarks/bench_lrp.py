@@ -15,7 +15,7 @@ import torch
 from common import test_sentences, timed
 
 import textlrp
-from textlrp.api import DEFAULT_BATCH_SIZE, encode_batch
+from textlrp.batching import DEFAULT_BATCH_SIZE, encode_batch, length_sorted_chunks
 from textlrp.methods.builtin.lrp import run_lrp
 
 
@@ -41,10 +41,7 @@ def main() -> None:
 
     def lrp() -> None:
         # the engine on length-sorted chunks, as explain() runs it (nn.LSTM packs instead)
-        order = torch.argsort(batch.lengths, descending=True, stable=True)
-        for start in range(0, batch.size, DEFAULT_BATCH_SIZE):
-            index = order[start : start + DEFAULT_BATCH_SIZE]
-            chunk = batch.select(index, int(batch.lengths[index].max()))
+        for index, chunk in length_sorted_chunks(batch, DEFAULT_BATCH_SIZE):
             run_lrp(model, chunk, targets[index], dtype=dtype)
 
     def explain_all() -> None:

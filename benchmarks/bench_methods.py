@@ -15,7 +15,7 @@ import torch
 from common import test_sentences, timed
 
 import textlrp
-from textlrp.api import encode_batch
+from textlrp.batching import encode_batch
 
 COMPLEXITY = {
     "gradient": "Θ(2T)",

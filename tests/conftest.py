@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from textlrp.models import ClassifierConfig, LSTMClassifier, Vocabulary
+from textlrp.models import ClassifierConfig, RecurrentClassifier, Vocabulary
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WORDS = "the movie was not good bad great boring fun never fails to engage us".split()
@@ -22,7 +22,7 @@ def random_model(
     seed: int = 0,
     scale: float = 1.0,
     **config_options,
-) -> LSTMClassifier:
+) -> RecurrentClassifier:
     """A float64 classifier with U(-scale, scale) weights (biases included).
 
     ``config_options`` go to :class:`ClassifierConfig` (``cell``, ``readout``, ``output_bias``).
@@ -32,7 +32,7 @@ def random_model(
         embedding_dim, hidden_size, num_layers, bidirectional, **config_options
     )
     names = [f"class{k}" for k in range(num_classes)]
-    model = LSTMClassifier(Vocabulary(WORDS), names, config).double()
+    model = RecurrentClassifier(Vocabulary(WORDS), names, config).double()
     with torch.no_grad():
         for param in model.parameters():
             param.uniform_(-scale, scale)

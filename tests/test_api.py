@@ -10,7 +10,7 @@ from conftest import random_model
 
 import textlrp
 from textlrp import InputError, ModelError
-from textlrp.models import LSTMClassifier
+from textlrp.models import RecurrentClassifier
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_training_mode_is_restored_and_dropout_not_used(model):
 def test_save_and_load_roundtrip(model, tmp_path):
     path = tmp_path / "m.pt"
     model.save(path)
-    loaded = LSTMClassifier.load(path)
+    loaded = RecurrentClassifier.load(path)
     assert loaded.class_names == model.class_names
     assert loaded.vocab.itos == model.vocab.itos
     a = textlrp.explain(model, "the movie was fun", dtype=torch.float64)
@@ -118,14 +118,14 @@ def test_corrupt_model_file(tmp_path, content):
     path = tmp_path / "bad.pt"
     path.write_bytes(content)
     with pytest.raises(ModelError, match="could not read model file"):
-        LSTMClassifier.load(path)
+        RecurrentClassifier.load(path)
 
 
 def test_model_file_of_another_kind(tmp_path):
     path = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(3)}, path)
     with pytest.raises(ModelError, match="not a textlrp model file"):
-        LSTMClassifier.load(path)
+        RecurrentClassifier.load(path)
 
 
 def test_missing_model_file(tmp_path):
@@ -169,3 +169,57 @@ def test_special_tokens_in_text_are_unknown_words(model):
     assert e.unknown == [True, False, True, False]
     ids = textlrp.api.encode_batch(model, [["<pad>", "the"]]).token_ids
     assert ids.tolist() == [[model.vocab.unk_index, model.vocab.index("the")]]
+
+
+def test_targets_accept_numpy_integers_and_0d_tensors(model):
+    import numpy as np
+
+    texts = [["the", "movie"], ["great", "fun"]]
+    for target in (np.int64(2), torch.tensor(2), [np.int32(2), torch.tensor(2)]):
+        result = textlrp.explain(model, texts, target=target, dtype=torch.float64)
+        assert [e.target for e in result] == [2, 2]
+    for bad in (torch.tensor([1, 2, 0]), torch.tensor(1.5), 1.5, None):
+        with pytest.raises(InputError, match="target"):
+            textlrp.explain(model, texts, target=bad, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes"])
+def test_texts_that_are_not_text_raise_input_error(model, bad):
+    with pytest.raises(InputError, match="text"):
+        textlrp.explain(model, bad)
+    with pytest.raises(InputError, match="text #1"):
+        textlrp.explain(model, ["the movie", bad])
+
+
+def test_explain_leaves_the_callers_model_alone():
+    """No train/eval switch, no dtype conversion: a training-mode float32 model stays so."""
+    model = random_model(seed=3, head_hidden=(4,), head_dropout=0.5).float().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    texts = [["the", "movie", "was", "fun"], ["bad"]]
+    for method in ("lrp", "gradient", "occlusion_f", "integrated_gradients"):
+        first = textlrp.explain(model, texts, method=method, dtype=torch.float64)
+        again = textlrp.explain(model, texts, method=method, dtype=torch.float64)
+        # dropout is off during explanation: the same result twice, equal to an eval copy's
+        eval_copy = random_model(seed=3, head_hidden=(4,), head_dropout=0.5).float().eval()
+        reference = textlrp.explain(eval_copy, texts, method=method, dtype=torch.float64)
+        for a, b, c in zip(first, again, reference, strict=True):
+            torch.testing.assert_close(a.relevance, b.relevance, rtol=0, atol=0)
+            torch.testing.assert_close(a.relevance, c.relevance, rtol=1e-12, atol=1e-12)
+        assert model.training and model.embedding.weight.dtype == torch.float32
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_the_dtype_copy_is_made_once_and_refreshed_when_weights_change():
+    from textlrp.models.precision import in_dtype
+
+    model = random_model(seed=4).float().eval()
+    assert in_dtype(model, torch.float32) is model
+    copy = in_dtype(model, torch.float64)
+    assert copy is not model and copy.embedding.weight.dtype == torch.float64
+    assert in_dtype(model, torch.float64) is copy  # reused, not deep-copied per call
+    with torch.no_grad():
+        model.output.weight.add_(1.0)
+    fresh = in_dtype(model, torch.float64)
+    assert fresh is not copy
+    torch.testing.assert_close(fresh.output.weight, model.output.weight.double())

@@ -9,12 +9,12 @@ from conftest import random_model, random_sentences
 import textlrp
 from textlrp.api import encode_batch
 from textlrp.methods.builtin.cd import cd_decompose, cd_phrase
-from textlrp.models import LSTMClassifier
+from textlrp.models import RecurrentClassifier
 
 SENTENCES = [["fun"], *random_sentences(3, 31, 6), ["it", "never", "fails", "to", "engage", "us"]]
 
 
-def make_model(bidirectional: bool, output_bias: bool, seed: int) -> LSTMClassifier:
+def make_model(bidirectional: bool, output_bias: bool, seed: int) -> RecurrentClassifier:
     """A small float64 classifier, with or without an output bias."""
     return random_model(bidirectional=bidirectional, seed=seed, output_bias=output_bias)
 
@@ -38,7 +38,7 @@ def shares(act, a, b, c):
 
 def reference_cd(model, tokens, start, stop):
     """Spec §6a written out literally: one sentence, one span, vectors, a loop per encoder."""
-    lstm = model.lstm
+    lstm = model.rnn
     ids = torch.tensor(model.vocab.encode(tokens))
     x = model.embedding.weight.detach()[ids]
     length = len(tokens)
@@ -222,6 +222,12 @@ def test_stacked_or_non_lstm_models_are_input_errors():
         textlrp.explain(gru, ["the movie was fun"], method="cd")
     with pytest.raises(textlrp.InputError, match="single-layer LSTMs"):
         cd_decompose(gru, encode_batch(gru, [["the", "movie"]]), 0, 1)
+    for head in ((3,), (10,)):  # (10,): as wide as the final states, 2d, used to slip through
+        headed = random_model(seed=42, hidden_size=5, head_hidden=head)
+        with pytest.raises(textlrp.InputError, match="head"):
+            textlrp.explain(headed, ["the movie was fun"], method="cd")
+        with pytest.raises(textlrp.InputError, match="head"):
+            cd_phrase(headed, "the movie was fun", 0, 2)
     pooled = random_model(seed=41, readout="mean")
     with pytest.raises(textlrp.InputError, match="final states"):
         textlrp.explain(pooled, ["the movie was fun"], method="cd")

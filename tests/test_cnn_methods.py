@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from cnn_fixtures import WORDS, random_cnn
+from conftest import random_model
 
 import textlrp
 from textlrp import InputError, ModelError
@@ -125,6 +128,24 @@ def test_cli_explains_a_saved_cnn_and_skips_cd(tmp_path, capsys):
     assert '"method": "lrp"' in out.read_text()
     assert main(["explain", "--model", str(path), "--product-rule", "prop", "fun game"]) == 2
     assert "product_rule applies to LSTM/GRU" in capsys.readouterr().err
+    assert main(["explain", "--model", str(path), "--composite", "epsilon_plus", "fun game"]) == 0
+    capsys.readouterr()
+    lstm = tmp_path / "lstm.pt"
+    random_model().save(lstm)
+    assert main(["explain", "--model", str(lstm), "--conv-rule", "zplus", "the movie"]) == 2
+    assert "apply to CNN models only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", [m for m in textlrp.available_methods() if m != "cd"])
+def test_cnn_method_on_gpu_equals_cpu(method):
+    if not torch.cuda.is_available():
+        pytest.skip("no cuda device on this machine: the GPU path is not checked here")
+    cpu_model = random_cnn(widths=(2, 3), head_hidden=(4,), seed=7)
+    model = copy.deepcopy(cpu_model).to("cuda")
+    expected = textlrp.explain(cpu_model, DOCS, method=method, dtype=torch.float64)
+    result = textlrp.explain(model, DOCS, method=method, dtype=torch.float64)
+    for a, b in zip(expected, result, strict=True):
+        torch.testing.assert_close(b.relevance, a.relevance, rtol=1e-9, atol=1e-12)
 
 
 def test_bad_documents_get_clear_errors():

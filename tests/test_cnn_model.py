@@ -82,7 +82,7 @@ def test_save_and_load_round_trip(tmp_path):
         torch.testing.assert_close(loaded(ids, lengths), model(ids, lengths))
     assert isinstance(CNNClassifier.load(path), CNNClassifier)
     with pytest.raises(ModelError, match="load_model"):
-        textlrp.LSTMClassifier.load(path)
+        textlrp.RecurrentClassifier.load(path)
 
 
 def test_files_without_family_are_recurrent(tmp_path):
@@ -90,7 +90,7 @@ def test_files_without_family_are_recurrent(tmp_path):
 
     path = tmp_path / "lstm.pt"
     random_model().save(path)
-    assert isinstance(textlrp.load_model(path), textlrp.LSTMClassifier)
+    assert isinstance(textlrp.load_model(path), textlrp.RecurrentClassifier)
     with pytest.raises(ModelError, match="recurrent"):
         CNNClassifier.load(path)
 

@@ -10,12 +10,12 @@ import textlrp
 from textlrp.api import encode_batch
 from textlrp.methods.builtin import occlusion
 from textlrp.methods.builtin.occlusion import occluded_scores
-from textlrp.models import LSTMClassifier
+from textlrp.models import RecurrentClassifier
 
 SENTENCES = [["good"], *random_sentences(4, 21, 7), ["never", "fails", "to", "engage", "us"]]
 
 
-def biased_model(bidirectional: bool, seed: int) -> LSTMClassifier:
+def biased_model(bidirectional: bool, seed: int) -> RecurrentClassifier:
     """A small float64 classifier whose output layer has a bias."""
     return random_model(bidirectional=bidirectional, seed=seed, output_bias=True)
 
@@ -28,9 +28,9 @@ def explicit_occluded(model, tokens: list[str], t: int, mode: str) -> torch.Tens
         embedded[0, t] = 0.0
         return model.forward_embedded(embedded, batch.lengths)[0]
     kept = torch.cat([embedded[:, :t], embedded[:, t + 1 :]], dim=1)
-    if kept.shape[1] == 0:  # an empty sentence ends in h_0 = 0, which goes through the head
-        readout = torch.zeros(1, model.rnn.hidden_size * model.num_directions, dtype=torch.float64)
-        return model.output(model.head(readout))[0]
+    if kept.shape[1] == 0:  # an empty sentence's read-out input is h_0 = 0, for every direction
+        h0 = torch.zeros(1, model.config.hidden_size * model.num_directions, dtype=torch.float64)
+        return model.output(model.head(h0))[0]
     return model.forward_embedded(kept, torch.tensor([kept.shape[1]]))[0]
 
 
@@ -113,12 +113,20 @@ def test_unknown_mode_is_an_input_error():
         textlrp.explain(model, ["the movie"], method="occlusion_f", mode="blank")
 
 
-@pytest.mark.parametrize("options", [{"cell": "gru"}, {"readout": "max"}, {"head_hidden": (4,)}])
-def test_other_classifiers_through_their_own_forward(options):
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"cell": "gru"},
+        {"readout": "max"},
+        {"head_hidden": (3,), "output_bias": True},
+        {"head_hidden": (4, 3), "bidirectional": False},
+    ],
+)
+@pytest.mark.parametrize("tokens", [SENTENCES[-1], ["good"]])
+def test_other_classifiers_through_their_own_forward(options, tokens):
     model = random_model(seed=28, **options)
-    for tokens in (SENTENCES[0], SENTENCES[-1]):  # one word: dropping it leaves nothing
-        result = occluded_scores(model, encode_batch(model, [tokens]), torch.float64, "drop")
-        with torch.no_grad():
-            for t in range(len(tokens)):
-                expected = explicit_occluded(model, tokens, t, "drop")
-                torch.testing.assert_close(result[0, t], expected, rtol=0, atol=1e-12)
+    result = occluded_scores(model, encode_batch(model, [tokens]), torch.float64, "drop")
+    with torch.no_grad():
+        for t in range(len(tokens)):
+            expected = explicit_occluded(model, tokens, t, "drop")
+            torch.testing.assert_close(result[0, t], expected, rtol=0, atol=1e-12)

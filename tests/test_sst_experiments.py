@@ -13,8 +13,8 @@ import torch
 
 import textlrp
 from textlrp.api import encode_batch
+from textlrp.cli.main import main as textlrp_main
 from textlrp.data import SST_CLASS_NAMES
-from textlrp.experiments.sst import cli
 from textlrp.experiments.sst.cache import StageCache
 from textlrp.experiments.sst.common import occlusion_relevance
 from textlrp.experiments.sst.composition import combinations, group_by_class, polarity_classes
@@ -36,7 +36,7 @@ from textlrp.experiments.sst.representations import knn_accuracy, whitened_pca
 from textlrp.experiments.sst.top_words import aggregate_words, extremes
 from textlrp.experiments.sst.wordlists import AMPLIFIERS, NEGATIONS
 from textlrp.methods.builtin.occlusion import occluded_scores
-from textlrp.models import ClassifierConfig, LSTMClassifier, Vocabulary
+from textlrp.models import ClassifierConfig, RecurrentClassifier, Vocabulary
 
 WORDS = (
     "the film movie good bad great boring not very never fails to engage us it is a . , and "
@@ -44,9 +44,11 @@ WORDS = (
 ).split()
 
 
-def small_model(seed: int = 0, embedding: int = 6, hidden: int = 5) -> LSTMClassifier:
+def small_model(seed: int = 0, embedding: int = 6, hidden: int = 5) -> RecurrentClassifier:
     torch.manual_seed(seed)
-    model = LSTMClassifier(Vocabulary(WORDS), SST_CLASS_NAMES, ClassifierConfig(embedding, hidden))
+    model = RecurrentClassifier(
+        Vocabulary(WORDS), SST_CLASS_NAMES, ClassifierConfig(embedding, hidden)
+    )
     with torch.no_grad():
         for param in model.parameters():
             param.uniform_(-0.8, 0.8)
@@ -316,7 +318,7 @@ def test_end_to_end_report_and_resume(tmp_path, capsys):
         "--quiet",
         "--no-download",
     ]
-    assert cli.main(argv) == 0
+    assert textlrp_main(["reproduce", "sst", *argv]) == 0
     report = (out / "report.md").read_text(encoding="utf-8")
     for title in (
         "Model accuracy",
@@ -345,12 +347,17 @@ def test_end_to_end_report_and_resume(tmp_path, capsys):
         curve = result["modes"][mode]["lrp"]["correct"]
         assert len(curve) == 6 and curve[0] == 100.0  # starts at 100% on correct sentences
     capsys.readouterr()
-    assert cli.main(argv) == 0  # the rerun loads every stage from the cache
+    assert (
+        textlrp_main(["reproduce", "sst", *argv]) == 0
+    )  # the rerun loads every stage from the cache
     err = capsys.readouterr().err
     assert err.count("from cache") == 7
 
 
 def test_cli_rejects_bad_settings_with_a_one_line_error(tmp_path, capsys):
-    assert cli.main(["--out", str(tmp_path / "o"), "--seeds", "0", "--quiet"]) == 2
+    assert (
+        textlrp_main(["reproduce", "sst", "--out", str(tmp_path / "o"), "--seeds", "0", "--quiet"])
+        == 2
+    )
     assert "--seeds" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

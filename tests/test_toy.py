@@ -428,7 +428,10 @@ def test_run_toy_gives_up_after_max_runs(tmp_path):
 
 
 def test_cli_entry_point(tmp_path, capsys):
-    from textlrp.experiments.toy_cli import main
+    from textlrp.cli.main import main as textlrp_main
+
+    def main(argv):
+        return textlrp_main(["reproduce", "toy", *argv])
 
     argv = ["--models", "1", "--task", "sub", "--steps", "1", "--max-iter", "2"]
     argv += ["--accept-mse", "inf", "--out", str(tmp_path), "--quiet"]
@@ -438,3 +441,21 @@ def test_cli_entry_point(tmp_path, capsys):
     assert "sub ρ(R_a, n_a)" in page and "add ρ(R_a, n_a)" not in page
     assert "sub: 2 of 2 runs accepted" in capsys.readouterr().out  # first batch: 1 / (1/2)
     assert main(["--models", "0", "--out", str(tmp_path)]) == 2  # a usage error, one line
+
+
+@pytest.mark.skipif(not kernel.available(), reason=NO_NATIVE)
+def test_native_kernel_refuses_tensors_off_the_cpu():
+    data = _data(20, "add")
+    grouped = kernel.GroupedSequences(data.inputs, data.lengths, data.targets, torch.float64)
+    params = torch.zeros(2, 17, dtype=torch.float64, device="meta")
+    with pytest.raises(ValueError, match="CPU tensors"):
+        kernel.loss_and_grad(params, grouped)
+
+
+def test_native_kernel_flags_are_portable():
+    """No -march=native, no re-association or FMA contraction: results do not change
+    between machines of the same instruction-set level."""
+    flags = kernel._COMPILE + kernel._isa_flags()
+    assert "-march=native" not in flags
+    for needed in ("-fno-associative-math", "-fno-reciprocal-math", "-ffp-contract=off"):
+        assert needed in flags

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from textlrp.cli.train_sst import add_train_arguments, config_from_args, run_train
 from textlrp.data import SST_CLASS_NAMES, load_sst, sst_phrases
-from textlrp.models.lstm_classifier import LSTMClassifier
+from textlrp.models.recurrent import RecurrentClassifier
 from textlrp.training import (
     TrainConfig,
     accuracy_from_scores,
@@ -21,7 +22,6 @@ from textlrp.training import (
     train_classifier,
     train_sst,
 )
-from textlrp.training.cli import add_train_arguments, config_from_args, run_train
 
 ASSET = Path(__file__).resolve().parents[1] / "src" / "textlrp" / "assets" / "sst_bilstm.pt"
 SHARED_SST = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst"
@@ -79,7 +79,7 @@ def test_train_sst_writes_a_model_that_loads_back(data_dir: Path, tmp_path: Path
     assert result["train_sentences"] == 10
     assert result["vocab_size"] == 2 + len({"the", "film", ".", "a", "movie", *POSITIVE, *NEGATIVE})
     assert result["config"]["seed"] == 3 and result["config"]["epochs"] == 2
-    model = LSTMClassifier.load(out)
+    model = RecurrentClassifier.load(out)
     cfg = model.config
     assert (cfg.embedding_dim, cfg.hidden_size, cfg.num_layers) == (60, 60, 1)
     assert cfg.bidirectional and not cfg.output_bias and model.output.bias is None
@@ -100,7 +100,7 @@ def test_saved_model_gives_the_same_scores(data_dir: Path, tmp_path: Path) -> No
     assert [h["epoch"] for h in info["history"]] == [1, 2]
     path = tmp_path / "m.pt"
     model.save(path)
-    loaded = LSTMClassifier.load(path)
+    loaded = RecurrentClassifier.load(path)
     texts = [ex.tokens for ex in sentences] + [("unseen", "words", "here")]
     before = predict_scores(model, texts)
     assert before.shape == (len(texts), 5)
@@ -165,7 +165,7 @@ def test_evaluate_rejects_bad_input(data_dir: Path) -> None:
     from textlrp.errors import InputError
 
     vocab = build_vocabulary([["good"]])
-    model = LSTMClassifier(vocab, SST_CLASS_NAMES)
+    model = RecurrentClassifier(vocab, SST_CLASS_NAMES)
     with pytest.raises(InputError):
         evaluate(model, [])
     with pytest.raises(InputError):
@@ -200,7 +200,7 @@ def test_cli_arguments_and_run(
     defaults = config_from_args(parser.parse_args([]))
     assert defaults == TrainConfig()
     assert run_train(args) == 0
-    assert LSTMClassifier.load(out).num_classes == 5
+    assert RecurrentClassifier.load(out).num_classes == 5
     printed = capsys.readouterr().out
     assert "test five-class" in printed and str(out) in printed
 
@@ -209,7 +209,7 @@ def test_bundled_model_matches_its_model_card() -> None:
     """The asset has the paper's architecture and the accuracy MODEL_CARD.md reports."""
     from textlrp.data import tokenize
 
-    model = LSTMClassifier.load(ASSET)
+    model = RecurrentClassifier.load(ASSET)
     cfg = model.config
     assert cfg.embedding_dim == cfg.hidden_size == 60 and cfg.num_layers == 1
     assert cfg.bidirectional and cfg.readout == "last" and cfg.cell == "lstm"

@@ -7,20 +7,35 @@ from typing import Any
 
 import torch
 
+from textlrp.batching import (
+    DEFAULT_BATCH_SIZE,
+    EncodedBatch,
+    Target,
+    encode_batch,
+    resolve_targets,
+    run_in_chunks,
+    score_batch,
+)
 from textlrp.errors import InputError
 from textlrp.explanation import Explanation, ExplanationBatch, Explanations
-from textlrp.methods.base import EncodedBatch, get_method
-from textlrp.models.lstm_classifier import check_finite_weights
+from textlrp.methods.base import get_method
 from textlrp.models.precision import in_dtype
+from textlrp.models.recurrent import check_finite_weights
+
+# Re-exported: callers of the 0.1 API imported these from here.
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "encode_batch",
+    "explain",
+    "explain_batch",
+    "explain_vectors",
+    "resolve_targets",
+    "score_batch",
+]
 
 Text = str | Sequence[str]
-Target = int | str
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# Sentences per chunk. Chunks hold sentences of similar length (the batch is sorted first),
-# so little time goes to padding; measured on the SST test set on 2 CPU cores, 128 was
-# fastest of 128..2210 (benchmarks/bench_lrp.py). On a GPU, larger chunks may pay off.
-DEFAULT_BATCH_SIZE = 128
 
 
 def explain(
@@ -109,14 +124,12 @@ def explain_batch(
     dtype = _resolve_dtype(dtype)
     info = get_method(method)
     check_finite_weights(model)
-    was_training = model.training
-    model.eval()
-    try:
-        scores = score_batch(model, batch, dtype, batch_size)
-        targets = resolve_targets(target, scores, list(model.class_names))
-        output = _run_in_chunks(info.function, model, batch, targets, dtype, batch_size, options)
-    finally:
-        model.train(was_training)
+    # One eval-mode copy in ``dtype`` per call (none when the model already is one): the
+    # caller's model is never switched between train and eval, nor converted.
+    prepared = in_dtype(model, dtype)
+    scores = score_batch(prepared, batch, dtype, batch_size)
+    targets = resolve_targets(target, scores, list(model.class_names))
+    output = run_in_chunks(info.function, prepared, batch, targets, dtype, batch_size, options)
     return _assemble(batch, output, scores, targets, model, method, options)
 
 
@@ -136,85 +149,6 @@ def _check_call(
     check_finite_weights(model)
 
 
-def encode_batch(model: torch.nn.Module, tokens: list[list[str]]) -> EncodedBatch:
-    """Right-padded token indices; raises :class:`InputError` for a text of unknown words only."""
-    vocab = model.vocab
-    encoded = [vocab.encode(sentence) for sentence in tokens]
-    for i, row in enumerate(encoded):
-        if all(index == vocab.unk_index for index in row):
-            raise InputError(
-                f"text #{i} ({' '.join(tokens[i])[:60]!r}) has no word in the model's "
-                "vocabulary; check the language/spelling or use a model trained on similar text"
-            )
-    lengths = torch.tensor([len(row) for row in encoded], dtype=torch.long)
-    steps = int(lengths.max())
-    ids = torch.full((len(tokens), steps), vocab.pad_index, dtype=torch.long)
-    for i, row in enumerate(encoded):
-        ids[i, : len(row)] = torch.tensor(row)
-    mask = torch.arange(steps)[None, :] < lengths[:, None]
-    unknown = (ids == vocab.unk_index) & mask
-    device = model.embedding.weight.device
-    return EncodedBatch(tokens, ids.to(device), lengths, mask.to(device), unknown)
-
-
-def score_batch(
-    model: torch.nn.Module, batch: EncodedBatch, dtype: torch.dtype, batch_size: int
-) -> torch.Tensor:
-    """Class scores (B, C) of every sentence, computed in ``dtype``."""
-    model = in_dtype(model, dtype)
-    with torch.no_grad():
-        parts = []
-        for start in range(0, batch.size, batch_size):
-            index = torch.arange(start, min(start + batch_size, batch.size))
-            chunk = batch.select(index, batch.token_ids.shape[1])
-            parts.append(model.forward_embedded(chunk.inputs(model, dtype), chunk.lengths))
-    scores = torch.cat(parts)
-    if not torch.isfinite(scores).all():
-        raise InputError("the model produced NaN or inf scores; check the model's weights")
-    return scores
-
-
-def resolve_targets(
-    target: Target | Sequence[Target], scores: torch.Tensor, class_names: list[str]
-) -> torch.Tensor:
-    """One class index per sentence from "predicted", indices, names or a per-text list."""
-    count = scores.shape[0]
-    if isinstance(target, str | int) or target is None:
-        per_text = [target] * count
-    else:
-        per_text = list(target)
-        if len(per_text) != count:
-            raise InputError(f"got {len(per_text)} targets for {count} texts; give one per text")
-    indices = [_target_index(t, scores[i], class_names) for i, t in enumerate(per_text)]
-    return torch.tensor(indices, dtype=torch.long, device=scores.device)
-
-
-def _target_index(target: Any, scores: torch.Tensor, class_names: list[str]) -> int:
-    if isinstance(target, bool):
-        raise InputError(f"target must be 'predicted', a class index or a name, got {target!r}")
-    if isinstance(target, int | torch.Tensor) and not isinstance(target, str):
-        index = int(target)
-        if not 0 <= index < len(class_names):
-            raise InputError(
-                f"target index {index} is out of range; the model has classes 0.."
-                f"{len(class_names) - 1}: {', '.join(class_names)}"
-            )
-        return index
-    if isinstance(target, str):
-        if target == "predicted":
-            return int(scores.argmax())
-        lowered = [name.lower() for name in class_names]
-        if target.lower() in lowered:
-            return lowered.index(target.lower())
-        if target.isdigit():
-            return _target_index(int(target), scores, class_names)
-        raise InputError(
-            f"unknown class name {target!r}; choose 'predicted' or one of: "
-            + ", ".join(class_names)
-        )
-    raise InputError(f"target must be 'predicted', a class index or a name, got {target!r}")
-
-
 def _resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
     if isinstance(dtype, str):
         if dtype not in DTYPES:
@@ -232,6 +166,10 @@ def _as_text_list(texts: Text | Sequence[Text]) -> list[Text]:
     """
     if isinstance(texts, str):
         return [texts]
+    if texts is None or isinstance(texts, bytes) or not hasattr(texts, "__iter__"):
+        raise InputError(
+            f"texts must be a string or a list of strings/token lists, got {type(texts).__name__}"
+        )
     texts = list(texts)
     if not texts:
         raise InputError("no texts given; pass a string or a list of strings/token lists")
@@ -253,52 +191,6 @@ def _tokens_of(text: Text, index: int) -> list[str]:
     if not tokens:
         raise InputError(f"text #{index} is empty; give at least one word")
     return tokens
-
-
-def _run_in_chunks(function, model, batch, targets, dtype, batch_size, options):
-    """Run the method on length-sorted chunks (less padding) and restore the input order."""
-    order = torch.argsort(batch.lengths, descending=True, stable=True)
-    outputs = []
-    for start in range(0, batch.size, batch_size):
-        idx = order[start : start + batch_size]
-        steps = int(batch.lengths[idx].max())
-        chunk = batch.select(idx, steps)
-        outputs.append(
-            function(model, chunk, targets[idx.to(targets.device)], dtype=dtype, **options)
-        )
-    return _merge_chunks(outputs, order, batch.mask.shape[1])
-
-
-def _merge_chunks(outputs, order, steps):
-    from textlrp.methods.base import MethodOutput
-
-    inverse = torch.empty_like(order)
-    inverse[order] = torch.arange(order.numel())
-
-    def merge(name: str) -> torch.Tensor | None:
-        parts = [getattr(o, name) for o in outputs]
-        if any(p is None for p in parts):
-            return None
-        if parts[0].dim() >= 2:
-            parts = [_pad_time(p, steps) for p in parts]
-        joined = torch.cat(parts)
-        return joined[inverse.to(joined.device)]
-
-    return MethodOutput(
-        relevance=merge("relevance"),
-        relevance_per_dim=merge("relevance_per_dim"),
-        relevance_by_direction=merge("relevance_by_direction"),
-        initial_state_relevance=merge("initial_state_relevance"),
-        bias_relevance=merge("bias_relevance"),
-    )
-
-
-def _pad_time(tensor: torch.Tensor, steps: int) -> torch.Tensor:
-    missing = steps - tensor.shape[1]
-    if missing == 0:
-        return tensor
-    shape = (tensor.shape[0], missing, *tensor.shape[2:])
-    return torch.cat([tensor, tensor.new_zeros(shape)], dim=1)
 
 
 def _assemble(batch, output, scores, targets, model, method, options) -> Explanations:

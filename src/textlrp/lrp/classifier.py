@@ -1,4 +1,4 @@
-"""LRP through a whole :class:`~textlrp.models.LSTMClassifier` (spec §2–5).
+"""LRP through a whole :class:`~textlrp.models.RecurrentClassifier` (spec §2–5).
 
 Forward: embedding -> every LSTM/GRU layer and direction (recorded) -> read-out (final states,
 max- or mean-pooling) -> linear layer. Backward: target score -> linear layer (ε-rule,
@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from textlrp.batching import length_order, unsort
 from textlrp.lrp.gru import GRUWeights, gru_forward, gru_relevance
 from textlrp.lrp.lstm import LSTMWeights, lstm_forward, lstm_relevance
 from textlrp.lrp.rules import eps_rule, signed_eps
@@ -43,13 +44,6 @@ class ClassifierTrace:
         return unsort(self.sorted_scores, self.order)
 
 
-def unsort(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """Rows of a length-sorted tensor back in the caller's order."""
-    result = torch.empty_like(tensor)
-    result[order.to(tensor.device)] = tensor
-    return result
-
-
 @dataclasses.dataclass
 class LRPResult:
     """Input relevance of a batch, with what stayed elsewhere."""
@@ -74,7 +68,7 @@ def trace_classifier(
     """
     device = model.embedding.weight.device
     lengths = lengths.cpu()
-    order = torch.argsort(lengths, descending=True, stable=True)
+    order = length_order(lengths)
     lengths = lengths[order]
     inputs = inputs.to(device)[order.to(device)]
     mask = length_mask(lengths, inputs.shape[1], device)

@@ -13,51 +13,8 @@ from typing import Any, Protocol
 
 import torch
 
+from textlrp.batching import EncodedBatch
 from textlrp.errors import InputError
-
-
-@dataclasses.dataclass
-class EncodedBatch:
-    """Right-padded token indices of a batch of sentences.
-
-    ``embedded`` optionally gives the input vectors directly (B, T, e), for models whose
-    inputs are not looked up from a vocabulary (the toy arithmetic task); every method reads
-    its inputs through :meth:`inputs`.
-    """
-
-    tokens: list[list[str]]
-    token_ids: torch.Tensor  # (B, T) long, padding index 0
-    lengths: torch.Tensor  # (B,) long, on CPU
-    mask: torch.Tensor  # (B, T) bool, True on real tokens
-    unknown: torch.Tensor  # (B, T) bool, True where the token is not in the vocabulary
-    embedded: torch.Tensor | None = None  # (B, T, e) inputs given directly
-
-    @property
-    def size(self) -> int:
-        return self.token_ids.shape[0]
-
-    def inputs(self, model: torch.nn.Module, dtype: torch.dtype) -> torch.Tensor:
-        """The input vectors (B, T, e) in ``dtype``, zero on padding, without gradient."""
-        weight = model.embedding.weight
-        if self.embedded is not None:
-            x = self.embedded.detach().to(weight.device, dtype)
-        else:
-            x = torch.nn.functional.embedding(
-                self.token_ids.to(weight.device), weight.detach().to(dtype)
-            )
-        return x * self.mask.to(weight.device)[..., None]
-
-    def select(self, index: torch.Tensor, steps: int) -> EncodedBatch:
-        """The rows ``index`` (a 1-D CPU tensor), cut to ``steps`` time steps."""
-        device_index = index.to(self.token_ids.device)
-        return EncodedBatch(
-            [self.tokens[i] for i in index.tolist()],
-            self.token_ids[device_index, :steps],
-            self.lengths[index],
-            self.mask[index.to(self.mask.device), :steps],
-            self.unknown[index, :steps],
-            None if self.embedded is None else self.embedded[device_index, :steps],
-        )
 
 
 @dataclasses.dataclass

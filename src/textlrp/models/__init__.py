@@ -7,14 +7,19 @@ from pathlib import Path
 from textlrp.errors import ModelError
 from textlrp.models.arras2017 import load_arras2017
 from textlrp.models.cnn import CNNClassifier, CNNConfig, read_model_file
-from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
+from textlrp.models.recurrent import (
+    ClassifierConfig,
+    LSTMClassifier,
+    RecurrentClassifier,
+    check_finite_weights,
+)
 from textlrp.models.vocab import Vocabulary
 from textlrp.models.wrap import wrap_model
 
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "sst_bilstm.pt"
 
 
-def load_model(path: str | Path | None = None) -> LSTMClassifier | CNNClassifier:
+def load_model(path: str | Path | None = None) -> RecurrentClassifier | CNNClassifier:
     """Load a saved model (recurrent or CNN); without a path, the bundled SST bi-LSTM.
 
     The file's ``"family"`` key picks the class; files without it are recurrent models.
@@ -35,7 +40,7 @@ def load_model(path: str | Path | None = None) -> LSTMClassifier | CNNClassifier
             f"{path} holds a model of family '{family}', which this version of textlrp does "
             "not know (it loads 'recurrent' and 'cnn'); upgrade textlrp"
         )
-    return LSTMClassifier.load(path)
+    return RecurrentClassifier.load(path)
 
 
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
     "CNNConfig",
     "ClassifierConfig",
     "LSTMClassifier",
+    "RecurrentClassifier",
     "Vocabulary",
     "check_finite_weights",
     "load_arras2017",

@@ -17,7 +17,7 @@ import torch
 
 from textlrp.data.sst import SST_CLASS_NAMES
 from textlrp.errors import ModelError
-from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
+from textlrp.models.recurrent import ClassifierConfig, RecurrentClassifier, check_finite_weights
 from textlrp.models.vocab import Vocabulary
 
 WEIGHT_KEYS = (
@@ -67,8 +67,8 @@ def load_arras2017(
     model_dir: str | Path,
     embeddings: np.ndarray | torch.Tensor | str | Path | None = None,
     dtype: torch.dtype = torch.float64,
-) -> LSTMClassifier:
-    """An :class:`LSTMClassifier` whose forward pass equals the released equations.
+) -> RecurrentClassifier:
+    """An :class:`RecurrentClassifier` whose forward pass equals the released equations.
 
     ``embeddings`` is the V×e matrix (rows in ``vocab`` order), a path to a ``.npy`` file, or
     ``None`` to read ``embeddings.npy`` from ``model_dir``.
@@ -89,7 +89,7 @@ def load_arras2017(
         )
     vocab = Vocabulary.from_list(words)
     config = ClassifierConfig(embedding_dim=emb_dim, hidden_size=hidden, bidirectional=True)
-    model = LSTMClassifier(vocab, SST_CLASS_NAMES, config).to(dtype)
+    model = RecurrentClassifier(vocab, SST_CLASS_NAMES, config).to(dtype)
     state = {
         # rows 0 and 1 are the padding and unknown-word tokens the release does not have
         "embedding.weight": np.concatenate([np.zeros((2, emb_dim)), matrix]),

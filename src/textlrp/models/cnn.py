@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from textlrp.errors import InputError, ModelError
+from textlrp.models.recurrent import check_finite_weights
 from textlrp.models.vocab import Vocabulary
 
 FILE_FORMAT = "textlrp-model"  # the same file format as the recurrent models
@@ -75,7 +76,6 @@ class CNNClassifier(nn.Module):
     """
 
     family = FAMILY
-    accepts_empty_documents = True  # length 0 is one all-zero window (the short-document rule)
 
     def __init__(
         self,
@@ -135,6 +135,12 @@ class CNNClassifier(nn.Module):
         """Class scores (B, C) from embedded inputs (B, T, e); used by gradient methods."""
         return self.output(self.head(self.dropout(self.pooled_features(embedded, lengths))))
 
+    def empty_scores(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """Class scores (C,) of an empty text: one window of zero vectors per width."""
+        dims = self.config.embedding_dim
+        empty = torch.zeros(1, 0, dims, dtype=dtype, device=device)
+        return self.forward_embedded(empty, torch.zeros(1, dtype=torch.long, device=device))[0]
+
     def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class scores (B, C) from right-padded token indices (B, T)."""
         return self.forward_embedded(self.embedding(token_ids), lengths)
@@ -166,8 +172,6 @@ class CNNClassifier(nn.Module):
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], source: str) -> CNNClassifier:
-        from textlrp.models.lstm_classifier import check_finite_weights
-
         try:
             config = CNNConfig(**payload["config"])
             vocab = Vocabulary.from_list(payload["vocab"], lowercase=payload.get("lowercase", True))

@@ -15,6 +15,7 @@ from torch import nn
 
 from textlrp.errors import ModelError
 from textlrp.models.cnn import CNNClassifier, CNNConfig
+from textlrp.models.recurrent import check_finite_weights
 from textlrp.models.vocab import Vocabulary
 
 # What may follow a Conv1d inside a user's per-width nn.Sequential (in this order).
@@ -48,7 +49,6 @@ def wrap_cnn(
     ``nn.Sequential(nn.Conv1d, nn.ReLU(), nn.AdaptiveMaxPool1d(1)[, nn.Flatten()])``. The
     model is taken to apply ReLU and max-pooling over time after every convolution.
     """
-    from textlrp.models.lstm_classifier import check_finite_weights
     from textlrp.models.wrap import _head_layers, _vocabulary
 
     if not isinstance(embedding, nn.Embedding):

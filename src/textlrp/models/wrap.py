@@ -2,7 +2,7 @@
 
 A model made of ``nn.Embedding`` -> ``nn.LSTM``/``nn.GRU`` -> (optional head of ``nn.Linear``,
 ``nn.ReLU``, ``nn.Dropout``) -> ``nn.Linear`` is copied, weights unchanged, into an
-:class:`LSTMClassifier`, which every method of textlrp explains; one made of ``nn.Embedding``
+:class:`RecurrentClassifier`, which every method of textlrp explains; one made of ``nn.Embedding``
 -> ``nn.Conv1d`` (one or several widths, ReLU, max-pooling over time) -> the same head into a
 :class:`~textlrp.models.cnn.CNNClassifier` (see :mod:`textlrp.models.cnn_wrap`). Anything else
 is refused with an error naming the module that is not supported.
@@ -18,7 +18,7 @@ from torch import nn
 from textlrp.errors import ModelError
 from textlrp.models.cnn import CNNClassifier
 from textlrp.models.cnn_wrap import is_convolutional, wrap_cnn
-from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
+from textlrp.models.recurrent import ClassifierConfig, RecurrentClassifier, check_finite_weights
 from textlrp.models.vocab import PAD, UNK, Vocabulary
 
 HEAD_LAYERS = (nn.Linear, nn.ReLU, nn.Dropout, nn.Identity)
@@ -31,7 +31,7 @@ def wrap_model(
     vocab: Vocabulary | Sequence[str],
     class_names: Sequence[str],
     readout: str | None = None,
-) -> LSTMClassifier | CNNClassifier:
+) -> RecurrentClassifier | CNNClassifier:
     """An explainable copy of a user's embedding -> RNN -> head -> output model.
 
     ``output`` is the final ``nn.Linear`` or an ``nn.Sequential`` of Linear/ReLU/Dropout layers
@@ -85,7 +85,7 @@ def wrap_model(
         head_hidden=head_hidden,
     )
     dtype = embedding.weight.dtype
-    model = LSTMClassifier(vocab, list(class_names), config).to(dtype)
+    model = RecurrentClassifier(vocab, list(class_names), config).to(dtype)
     with torch.no_grad():
         model.embedding.weight.copy_(rows)
         for name, value in rnn.named_parameters():

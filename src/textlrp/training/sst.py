@@ -1,6 +1,6 @@
 """Train and evaluate the 2017 paper's bi-LSTM on the Stanford Sentiment Treebank.
 
-The model (:class:`~textlrp.models.lstm_classifier.LSTMClassifier`: embedding 60, hidden 60,
+The model (:class:`~textlrp.models.recurrent.RecurrentClassifier`: embedding 60, hidden 60,
 one bidirectional layer, 5 classes, no output bias) is trained on every labelled phrase of the
 training trees, selected on dev sentence accuracy (the best epoch is kept) and evaluated on the
 test sentences, five-class and binary.
@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from textlrp.data.sst import SST_CLASS_NAMES, load_sst, sst_phrases
 from textlrp.errors import DataError, InputError
-from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier
+from textlrp.models.recurrent import ClassifierConfig, RecurrentClassifier
 from textlrp.models.vocab import Vocabulary
 
 __all__ = [
@@ -92,7 +92,9 @@ def build_vocabulary(sentences: Iterable[Sequence[str]]) -> Vocabulary:
     return Vocabulary((tok.lower() for sent in sentences for tok in sent), lowercase=True)
 
 
-def _encode(model: LSTMClassifier, items: Sequence[Labelled]) -> tuple[list[list[int]], list[int]]:
+def _encode(
+    model: RecurrentClassifier, items: Sequence[Labelled]
+) -> tuple[list[list[int]], list[int]]:
     ids, labels = [], []
     for item in items:
         tokens, label = _unpack(item)
@@ -116,7 +118,7 @@ def _pad(batch: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def predict_scores(
-    model: LSTMClassifier, token_lists: Sequence[Sequence[str]], batch_size: int = 256
+    model: RecurrentClassifier, token_lists: Sequence[Sequence[str]], batch_size: int = 256
 ) -> torch.Tensor:
     """Class scores (N, C) for token lists, in input order; batches grouped by length."""
     was_training = model.training
@@ -157,7 +159,7 @@ def accuracy_from_scores(scores: torch.Tensor, labels: torch.Tensor) -> dict[str
 
 
 def evaluate(
-    model: LSTMClassifier, examples: Sequence[Labelled], batch_size: int = 256
+    model: RecurrentClassifier, examples: Sequence[Labelled], batch_size: int = 256
 ) -> dict[str, float | int]:
     """Five-class (``fine``) and binary accuracy of ``model`` on labelled examples.
 
@@ -207,7 +209,7 @@ def train_classifier(
     class_names: Sequence[str] = SST_CLASS_NAMES,
     model_config: ClassifierConfig = PAPER_CONFIG,
     progress: bool = True,
-) -> tuple[LSTMClassifier, dict[str, Any]]:
+) -> tuple[RecurrentClassifier, dict[str, Any]]:
     """Train on ``train_items``, keep the epoch with the best dev five-class accuracy.
 
     Returns the model (best epoch's weights, eval mode) and a history dict. Deterministic for
@@ -228,12 +230,12 @@ def _train(
     class_names: Sequence[str],
     model_config: ClassifierConfig,
     progress: bool,
-) -> tuple[LSTMClassifier, dict[str, Any]]:
+) -> tuple[RecurrentClassifier, dict[str, Any]]:
     from tqdm.auto import tqdm
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    model = LSTMClassifier(vocab, class_names, model_config)
+    model = RecurrentClassifier(vocab, class_names, model_config)
     with torch.no_grad():
         nn.init.normal_(model.embedding.weight, std=cfg.embedding_init)
         # Padding and unknown words stay zero vectors: every training word is in the
@@ -310,7 +312,7 @@ def train_sst(
     """Train the 2017 paper's bi-LSTM on SST phrases and evaluate it on dev and test.
 
     ``seed``/``epochs`` override those fields of ``config``. The model is written to
-    ``out_path`` (unless None) with :meth:`LSTMClassifier.save`, and the returned result dict
+    ``out_path`` (unless None) with :meth:`RecurrentClassifier.save`, and the returned result dict
     (accuracies, epochs, seconds, config, vocabulary size, history) is also written next to
     it as JSON (``<out_path>.json``).
     """

@@ -20,12 +20,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from textlrp.api import DEFAULT_BATCH_SIZE, encode_batch, explain_batch, score_batch
+from textlrp.api import explain_batch
+from textlrp.batching import DEFAULT_BATCH_SIZE, encode_batch, score_batch
 from textlrp.data.sst import SSTExample, load_sst
 from textlrp.experiments.sst.cache import StageCache, text_digest
 from textlrp.explanation import Explanation
 from textlrp.methods.base import EncodedBatch
 from textlrp.methods.builtin.occlusion import occluded_scores
+from textlrp.models.precision import in_dtype
 
 DTYPE = torch.float32
 
@@ -117,10 +119,8 @@ class Context:
     @cached_property
     def test_scores(self) -> np.ndarray:
         """Class scores (B, C) of the unchanged test sentences."""
-        model_was_training = self.model.training
-        self.model.eval()
-        scores = score_batch(self.model, self.test_batch, DTYPE, self.settings.batch_size)
-        self.model.train(model_was_training)
+        model = in_dtype(self.model, DTYPE)  # eval mode, without switching the caller's model
+        scores = score_batch(model, self.test_batch, DTYPE, self.settings.batch_size)
         return scores.cpu().numpy()
 
     @property

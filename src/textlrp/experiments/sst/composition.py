@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from textlrp.api import encode_batch, explain_batch
+from textlrp.api import explain_batch
+from textlrp.batching import encode_batch
 from textlrp.experiments.sst.common import DTYPE, Context, make_explanation
 from textlrp.experiments.sst.document import Block, Heatmaps, HeatRow, Para, Table
 from textlrp.experiments.sst.wordlists import AMPLIFIERS, NEGATIONS

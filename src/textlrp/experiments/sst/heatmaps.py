@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from textlrp.api import encode_batch, explain_batch
+from textlrp.api import explain_batch
+from textlrp.batching import encode_batch
 from textlrp.data.sst import load_sst, sst_phrases
 from textlrp.experiments.sst.common import DTYPE, Context, make_explanation
 from textlrp.experiments.sst.document import Block, Heading, Heatmaps, HeatRow, Para, Table

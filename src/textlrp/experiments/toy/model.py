@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from textlrp.models import ClassifierConfig, LSTMClassifier, Vocabulary
+from textlrp.models import ClassifierConfig, RecurrentClassifier, Vocabulary
 
 NUM_PARAMS = 17
 U_SLICE, W_SLICE, B_SLICE, OUT_INDEX = slice(0, 8), slice(8, 12), slice(12, 16), 16
@@ -181,8 +181,8 @@ def init_runs(seeds: list[int], dtype=torch.float32) -> torch.Tensor:
     return torch.cat(rows) if rows else torch.empty(0, NUM_PARAMS, dtype=dtype)
 
 
-def to_classifier(params: torch.Tensor, dtype: torch.dtype = torch.float64) -> LSTMClassifier:
-    """One model's 17 parameters as a :class:`LSTMClassifier` (for the explanation methods).
+def to_classifier(params: torch.Tensor, dtype: torch.dtype = torch.float64) -> RecurrentClassifier:
+    """One model's 17 parameters as a :class:`RecurrentClassifier` (for the explanation methods).
 
     ``nn.LSTM`` keeps two biases per gate: the gate bias goes to ``bias_ih_l0`` and
     ``bias_hh_l0`` stays zero. The embedding is unused (inputs are given as vectors).
@@ -190,7 +190,7 @@ def to_classifier(params: torch.Tensor, dtype: torch.dtype = torch.float64) -> L
     config = ClassifierConfig(
         embedding_dim=2, hidden_size=1, num_layers=1, bidirectional=False, output_bias=False
     )
-    model = LSTMClassifier(Vocabulary([]), ["y"], config).to(dtype)
+    model = RecurrentClassifier(Vocabulary([]), ["y"], config).to(dtype)
     p = params.detach().to(dtype).cpu()
     with torch.no_grad():
         model.rnn.weight_ih_l0.copy_(p[U_SLICE].reshape(4, 2))
@@ -201,8 +201,8 @@ def to_classifier(params: torch.Tensor, dtype: torch.dtype = torch.float64) -> L
     return model.eval()
 
 
-def from_classifier(model: LSTMClassifier) -> torch.Tensor:
-    """The 17 parameters (float64) of a hidden-size-1 :class:`LSTMClassifier` (biases summed)."""
+def from_classifier(model: RecurrentClassifier) -> torch.Tensor:
+    """The 17 parameters (float64) of a hidden-size-1 classifier (biases summed)."""
     rnn = model.rnn
     return torch.cat(
         [

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from textlrp.batching import encode_batch, length_order, unsort
 from textlrp.errors import InputError
 from textlrp.lrp.lstm import GATE_F, GATE_G, GATE_I, GATE_O, LSTMWeights
 from textlrp.lrp.recurrent import active_counts
@@ -72,7 +73,7 @@ def check_cd_model(model: torch.nn.Module) -> nn.LSTM:
             "CD decomposes an LSTM's cell states; it does not apply to a CNN "
             "(use lrp, gradient_x_input, occlusion_f or integrated_gradients)"
         )
-    lstm = getattr(model, "lstm", None)
+    lstm = getattr(model, "rnn", None)
     if not isinstance(lstm, nn.LSTM):
         kind = type(lstm).__name__ if lstm is not None else "no recurrent module"
         raise InputError(
@@ -86,6 +87,14 @@ def check_cd_model(model: torch.nn.Module) -> nn.LSTM:
     if lstm.proj_size:
         raise InputError(
             "CD supports single-layer LSTMs (uni- or bidirectional) only, without proj_size"
+        )
+    head = getattr(model, "head", None)
+    if head is not None and len(head) > 0:
+        layers = ", ".join(type(layer).__name__ for layer in head)
+        raise InputError(
+            "CD decomposes the final LSTM states through the output layer only; this model has "
+            f"a head ({layers}) between them that CD's linear split does not pass; use lrp, "
+            "occlusion or a gradient method"
         )
     readout = getattr(getattr(model, "config", None), "readout", "last")
     if readout != "last":
@@ -204,15 +213,9 @@ def _embed_sorted(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sort order (B,), embeddings (B, T, e) and lengths (B,) by decreasing length."""
     lengths = batch.lengths.cpu()
-    order = torch.argsort(lengths, descending=True, stable=True)
+    order = length_order(lengths)
     embedded = batch.inputs(model, dtype)
     return order, embedded[order.to(embedded.device)], lengths[order]
-
-
-def _unsort(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    result = torch.empty_like(tensor)
-    result[order.to(tensor.device)] = tensor
-    return result
 
 
 def _output_parts(
@@ -261,11 +264,11 @@ def cd_decompose(
         relevant = torch.einsum("ncd,bcd->bn", weight, beta_h)
         irrelevant = torch.einsum("ncd,bcd->bn", weight, gamma_h)
     return CDResult(
-        relevant=_unsort(relevant, order),
-        irrelevant=_unsort(irrelevant, order),
+        relevant=unsort(relevant, order),
+        irrelevant=unsort(irrelevant, order),
         bias=bias.expand(count, -1).clone(),
-        beta_h=_unsort(beta_h, order),
-        gamma_h=_unsort(gamma_h, order),
+        beta_h=unsort(beta_h, order),
+        gamma_h=unsort(gamma_h, order),
     )
 
 
@@ -277,8 +280,6 @@ def cd_phrase(
     dtype: torch.dtype = torch.float64,
 ) -> CDPhrase:
     """CD of one text's logits for the phrase ``tokens[start:stop]`` (a raw string is tokenized)."""
-    from textlrp.api import encode_batch
-
     if isinstance(tokens, str):
         from textlrp.data.tokenizer import tokenize
 
@@ -331,7 +332,7 @@ def cd(
         per_direction = (target_rows[rows.to(device)] * beta_h).sum(-1)  # (N, directions)
         relevance = beta_h.new_zeros(batch_size, steps, directions)
         relevance[rows.to(device), words.to(device)] = per_direction
-        relevance = _unsort(relevance, order)
+        relevance = unsort(relevance, order)
     bias_part = None
     if model.output.bias is not None:
         bias_part = bias.gather(0, targets.to(bias.device))

@@ -24,9 +24,9 @@ def occluded_scores(
 
     ``mode="zero"`` sets the word's embedding to zero and keeps the length (2017 paper);
     ``mode="drop"`` deletes the word, so the sentence gets one word shorter (2019 paper). A
-    one-word sentence with its word dropped is empty: a recurrent model's read-out input is
-    then zero (the final state is the initial state h_0 = 0); a CNN scores it by its own
-    short-document rule (one window of zero vectors).
+    one-word sentence with its word dropped is empty: it gets the model's ``empty_scores``
+    (for a recurrent model, the read-out input is zero, the initial state h_0 = 0, passed
+    through the head and the output layer; for a CNN, its one window of zero vectors).
     Rows at padding positions (t >= length) hold the unoccluded scores, so score differences
     vanish there.
     """
@@ -78,15 +78,10 @@ def _score_copies(
     source = source.clamp(max=steps - 1).to(device)
     copies = copies.gather(1, source[..., None].expand_as(copies))
     short = lengths[rows] - 1
-    if getattr(model, "accepts_empty_documents", False):  # a CNN scores length 0 itself
-        return model.forward_embedded(copies, short)
     scores = copies.new_empty(count, len(model.class_names))
     empty = short == 0
     if bool(empty.any()):
-        # The final state of an empty sentence is h_0 = 0; it goes through the head.
-        first = next((m for m in model.head if isinstance(m, torch.nn.Linear)), model.output)
-        readout = model.output(model.head(copies.new_zeros(1, first.in_features)))
-        scores[empty.to(device)] = readout
+        scores[empty.to(device)] = model.empty_scores(copies.dtype, device)
     keep = ~empty
     if bool(keep.any()):
         scores[keep.to(device)] = model.forward_embedded(copies[keep.to(device)], short[keep])

@@ -43,8 +43,8 @@ class ClassifierConfig:
             )
 
 
-class LSTMClassifier(nn.Module):
-    """``nn.Embedding`` -> ``nn.LSTM`` (or ``nn.GRU``) -> read-out -> ``nn.Linear``.
+class RecurrentClassifier(nn.Module):
+    """``nn.Embedding`` -> ``nn.LSTM`` or ``nn.GRU`` (``.rnn``) -> read-out -> ``nn.Linear``.
 
     With the default ``readout="last"`` the forward encoder's state after the last real token
     and the backward encoder's state after the first token are concatenated
@@ -86,11 +86,6 @@ class LSTMClassifier(nn.Module):
         self.output = nn.Linear(features, len(self.class_names), bias=cfg.output_bias)
 
     @property
-    def lstm(self) -> nn.Module:
-        """The recurrent module (named for the papers' LSTM; a GRU when ``cell="gru"``)."""
-        return self.rnn
-
-    @property
     def num_directions(self) -> int:
         return 2 if self.config.bidirectional else 1
 
@@ -121,6 +116,12 @@ class LSTMClassifier(nn.Module):
         """Class scores (B, C) from embedded inputs (B, T, e); used by gradient methods."""
         return self.output(self.head(self.final_states(embedded, lengths)))
 
+    def empty_scores(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """Class scores (C,) of an empty text: its read-out input is the initial state, zero."""
+        features = self.config.hidden_size * self.num_directions
+        zero = torch.zeros(1, features, dtype=dtype, device=device)
+        return self.output(self.head(zero))[0]
+
     def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class scores (B, C) from right-padded token indices (B, T)."""
         return self.forward_embedded(self.embedding(token_ids), lengths)
@@ -140,7 +141,7 @@ class LSTMClassifier(nn.Module):
         torch.save(payload, str(path))
 
     @classmethod
-    def load(cls, path: str | Path) -> LSTMClassifier:
+    def load(cls, path: str | Path) -> RecurrentClassifier:
         """Read a file written by :meth:`save`; raises :class:`ModelError` with a hint otherwise."""
         path = Path(path)
         if not path.is_file():
@@ -150,10 +151,12 @@ class LSTMClassifier(nn.Module):
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
             raise ModelError(
                 f"could not read model file {path}: {exc.__class__.__name__}; "
-                "expected a file written by LSTMClassifier.save or `textlrp train`"
+                "expected a file written by RecurrentClassifier.save or `textlrp train`"
             ) from None
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-            raise ModelError(f"{path} is not a textlrp model file (written by LSTMClassifier.save)")
+            raise ModelError(
+                f"{path} is not a textlrp model file (written by RecurrentClassifier.save)"
+            )
         if payload.get("family", "recurrent") != "recurrent":
             raise ModelError(
                 f"{path} holds a {payload['family']} model, not a recurrent one; "
@@ -186,3 +189,7 @@ def check_finite_weights(model: nn.Module, source: str = "model") -> None:
                 f"{source}: parameter '{name}' contains NaN or inf values; "
                 "retrain or re-export the model"
             )
+
+
+# The 0.1 name, kept so that existing code and pickled references keep working.
+LSTMClassifier = RecurrentClassifier

@@ -1,0 +1,225 @@
+"""One home for batching: encode texts, sort by length, chunk, score, and restore the order.
+
+Every entry point (``explain``, the experiments, the corpus pipeline, CD's phrase helper, the
+benchmarks) goes through these functions, so "one text alone equals the same text inside a
+padded batch" has one implementation to test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from textlrp.errors import InputError
+from textlrp.models.precision import in_dtype
+
+Target = int | str
+
+# Sentences per chunk. Chunks hold sentences of similar length (the batch is sorted first),
+# so little time goes to padding; measured on the SST test set on 2 CPU cores, 128 was
+# fastest of 128..2210 (benchmarks/bench_lrp.py). On a GPU, larger chunks may pay off.
+DEFAULT_BATCH_SIZE = 128
+
+
+@dataclasses.dataclass
+class EncodedBatch:
+    """Right-padded token indices of a batch of sentences.
+
+    ``embedded`` optionally gives the input vectors directly (B, T, e), for models whose
+    inputs are not looked up from a vocabulary (the toy arithmetic task); every method reads
+    its inputs through :meth:`inputs`.
+    """
+
+    tokens: list[list[str]]
+    token_ids: torch.Tensor  # (B, T) long, padding index 0
+    lengths: torch.Tensor  # (B,) long, on CPU
+    mask: torch.Tensor  # (B, T) bool, True on real tokens
+    unknown: torch.Tensor  # (B, T) bool, True where the token is not in the vocabulary
+    embedded: torch.Tensor | None = None  # (B, T, e) inputs given directly
+
+    @property
+    def size(self) -> int:
+        return self.token_ids.shape[0]
+
+    def inputs(self, model: torch.nn.Module, dtype: torch.dtype) -> torch.Tensor:
+        """The input vectors (B, T, e) in ``dtype``, zero on padding, without gradient."""
+        weight = model.embedding.weight
+        if self.embedded is not None:
+            x = self.embedded.detach().to(weight.device, dtype)
+        else:
+            x = torch.nn.functional.embedding(
+                self.token_ids.to(weight.device), weight.detach().to(dtype)
+            )
+        return x * self.mask.to(weight.device)[..., None]
+
+    def select(self, index: torch.Tensor, steps: int) -> EncodedBatch:
+        """The rows ``index`` (a 1-D CPU tensor), cut to ``steps`` time steps."""
+        device_index = index.to(self.token_ids.device)
+        return EncodedBatch(
+            [self.tokens[i] for i in index.tolist()],
+            self.token_ids[device_index, :steps],
+            self.lengths[index],
+            self.mask[index.to(self.mask.device), :steps],
+            self.unknown[index, :steps],
+            None if self.embedded is None else self.embedded[device_index, :steps],
+        )
+
+
+def encode_batch(model: torch.nn.Module, tokens: list[list[str]]) -> EncodedBatch:
+    """Right-padded token indices; raises :class:`InputError` for a text of unknown words only."""
+    vocab = model.vocab
+    encoded = [vocab.encode(sentence) for sentence in tokens]
+    for i, row in enumerate(encoded):
+        if all(index == vocab.unk_index for index in row):
+            raise InputError(
+                f"text #{i} ({' '.join(tokens[i])[:60]!r}) has no word in the model's "
+                "vocabulary; check the language/spelling or use a model trained on similar text"
+            )
+    lengths = torch.tensor([len(row) for row in encoded], dtype=torch.long)
+    steps = int(lengths.max())
+    ids = torch.full((len(tokens), steps), vocab.pad_index, dtype=torch.long)
+    for i, row in enumerate(encoded):
+        ids[i, : len(row)] = torch.tensor(row)
+    mask = torch.arange(steps)[None, :] < lengths[:, None]
+    unknown = (ids == vocab.unk_index) & mask
+    device = model.embedding.weight.device
+    return EncodedBatch(tokens, ids.to(device), lengths, mask.to(device), unknown)
+
+
+def length_order(lengths: torch.Tensor) -> torch.Tensor:
+    """Positions sorted by decreasing length (stable: equal lengths keep the input order)."""
+    return torch.argsort(lengths.cpu(), descending=True, stable=True)
+
+
+def unsort(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Rows of a tensor sorted by ``order`` back in the caller's order."""
+    result = torch.empty_like(tensor)
+    result[order.to(tensor.device)] = tensor
+    return result
+
+
+def length_sorted_chunks(batch: EncodedBatch, batch_size: int):
+    """Yield ``(index, chunk)``: rows of similar length, cut to the chunk's longest row."""
+    order = length_order(batch.lengths)
+    for start in range(0, batch.size, batch_size):
+        index = order[start : start + batch_size]
+        yield index, batch.select(index, int(batch.lengths[index].max()))
+
+
+def score_batch(
+    model: torch.nn.Module, batch: EncodedBatch, dtype: torch.dtype, batch_size: int
+) -> torch.Tensor:
+    """Class scores (B, C) of every sentence, computed in ``dtype`` on length-sorted chunks."""
+    model = in_dtype(model, dtype)
+    scores = None
+    with torch.no_grad():
+        for index, chunk in length_sorted_chunks(batch, batch_size):
+            part = model.forward_embedded(chunk.inputs(model, dtype), chunk.lengths)
+            if scores is None:
+                scores = part.new_empty((batch.size, part.shape[1]))
+            scores[index.to(part.device)] = part
+    if not torch.isfinite(scores).all():
+        raise InputError("the model produced NaN or inf scores; check the model's weights")
+    return scores
+
+
+def resolve_targets(
+    target: Target | Sequence[Target], scores: torch.Tensor, class_names: list[str]
+) -> torch.Tensor:
+    """One class index per sentence from "predicted", indices, names or a per-text list.
+
+    Indices may be Python ints, NumPy integers or 0-d tensors.
+    """
+    count = scores.shape[0]
+    if _is_single_target(target):
+        per_text = [target] * count
+    else:
+        per_text = list(target)
+        if len(per_text) != count:
+            raise InputError(f"got {len(per_text)} targets for {count} texts; give one per text")
+    indices = [_target_index(t, scores[i], class_names) for i, t in enumerate(per_text)]
+    return torch.tensor(indices, dtype=torch.long, device=scores.device)
+
+
+def _is_single_target(target: Any) -> bool:
+    if target is None or isinstance(target, str | int | float) or not hasattr(target, "__iter__"):
+        return True
+    if isinstance(target, torch.Tensor):
+        return target.dim() == 0
+    return hasattr(target, "__index__") or getattr(target, "shape", None) == ()
+
+
+def _target_index(target: Any, scores: torch.Tensor, class_names: list[str]) -> int:
+    if isinstance(target, bool) or target is None:
+        raise InputError(f"target must be 'predicted', a class index or a name, got {target!r}")
+    if isinstance(target, str):
+        if target == "predicted":
+            return int(scores.argmax())
+        lowered = [name.lower() for name in class_names]
+        if target.lower() in lowered:
+            return lowered.index(target.lower())
+        if target.isdigit():
+            return _target_index(int(target), scores, class_names)
+        raise InputError(
+            f"unknown class name {target!r}; choose 'predicted' or one of: "
+            + ", ".join(class_names)
+        )
+    if isinstance(target, torch.Tensor) and (
+        target.dim() != 0 or target.dtype.is_floating_point or target.dtype == torch.bool
+    ):
+        raise InputError(f"a tensor target must be a 0-d integer tensor, got {target!r}")
+    if not hasattr(target, "__index__"):
+        raise InputError(f"target must be 'predicted', a class index or a name, got {target!r}")
+    index = int(target.__index__())
+    if not 0 <= index < len(class_names):
+        raise InputError(
+            f"target index {index} is out of range; the model has classes 0.."
+            f"{len(class_names) - 1}: {', '.join(class_names)}"
+        )
+    return index
+
+
+def run_in_chunks(
+    function: Callable[..., Any],
+    model: torch.nn.Module,
+    batch: EncodedBatch,
+    targets: torch.Tensor,
+    dtype: torch.dtype,
+    batch_size: int,
+    options: dict[str, Any],
+):
+    """Run a method on length-sorted chunks (less padding) and restore the input order.
+
+    ``function`` returns a dataclass of tensors (a ``MethodOutput``); the chunks' fields are
+    joined, padded in time where needed, and put back in the caller's order.
+    """
+    outputs, indices = [], []
+    for index, chunk in length_sorted_chunks(batch, batch_size):
+        chunk_targets = targets[index.to(targets.device)]
+        outputs.append(function(model, chunk, chunk_targets, dtype=dtype, **options))
+        indices.append(index)
+    order = torch.cat(indices)
+    steps = batch.mask.shape[1]
+
+    def merge(name: str) -> torch.Tensor | None:
+        parts = [getattr(output, name) for output in outputs]
+        if any(part is None for part in parts):
+            return None
+        if parts[0].dim() >= 2:
+            parts = [pad_time(part, steps) for part in parts]
+        return unsort(torch.cat(parts), order)
+
+    fields = dataclasses.fields(outputs[0])
+    return type(outputs[0])(**{field.name: merge(field.name) for field in fields})
+
+
+def pad_time(tensor: torch.Tensor, steps: int) -> torch.Tensor:
+    """Zero-pad the time axis (dim 1) of a (B, T, ...) tensor to ``steps``."""
+    missing = steps - tensor.shape[1]
+    if missing == 0:
+        return tensor
+    shape = (tensor.shape[0], missing, *tensor.shape[2:])
+    return torch.cat([tensor, tensor.new_zeros(shape)], dim=1)
