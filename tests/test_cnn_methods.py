@@ -173,3 +173,26 @@ def test_a_document_of_200000_words():
     assert int((e.relevance != 0).sum()) <= (3 + 5) * 3
     [g] = textlrp.explain(model, [tokens], "gradient_x_input", dtype=torch.float64)
     assert torch.isfinite(g.relevance).all()
+
+
+@pytest.mark.parametrize("method", ["occlusion_f", "integrated_gradients"])
+def test_long_documents_go_in_passes_of_bounded_size(method, monkeypatch):
+    """A memory budget of two copies of the longest document per pass changes nothing."""
+    from textlrp.methods.builtin import integrated_gradients, occlusion
+
+    model = random_cnn(widths=(2, 3), seed=8)
+    docs = [WORDS * 4, WORDS[:5]]
+    options = {"steps": 5} if method == "integrated_gradients" else {"mode": "drop"}
+    reference = textlrp.explain(model, docs, method, dtype=torch.float64, **options)
+    budget = 2 * len(docs[0]) * model.config.embedding_dim
+    monkeypatch.setattr(occlusion, "CHUNK_ELEMENTS", budget)
+    monkeypatch.setattr(integrated_gradients, "CHUNK_ELEMENTS", budget)
+    calls = []
+    forward = model.forward_embedded
+    monkeypatch.setattr(
+        model, "forward_embedded", lambda x, n: calls.append(len(x)) or forward(x, n)
+    )
+    result = textlrp.explain(model, docs, method, dtype=torch.float64, **options)
+    assert max(calls[1:]) <= 2  # after the unoccluded scores, at most two copies at a time
+    for a, b in zip(reference, result, strict=True):
+        torch.testing.assert_close(b.relevance, a.relevance, rtol=1e-12, atol=1e-14)
