@@ -196,3 +196,18 @@ def test_long_documents_go_in_passes_of_bounded_size(method, monkeypatch):
     assert max(calls[1:]) <= 2  # after the unoccluded scores, at most two copies at a time
     for a, b in zip(reference, result, strict=True):
         torch.testing.assert_close(b.relevance, a.relevance, rtol=1e-12, atol=1e-14)
+
+
+def test_chunks_of_long_documents_are_bounded_in_tokens(monkeypatch):
+    from textlrp import batching
+
+    model = random_cnn(widths=(2, 3), seed=9)
+    docs = [WORDS * 5, WORDS[:3], WORDS * 2, ["fun"], WORDS[:9]]
+    reference = textlrp.explain(model, docs, "lrp_cons", dtype=torch.float64)
+    monkeypatch.setattr(batching, "CHUNK_TOKENS", 2 * len(WORDS) * 2)
+    batch = batching.encode_batch(model, docs)
+    chunks = [index.tolist() for index, _ in batching.length_sorted_chunks(batch, 128)]
+    assert chunks == [[0], [2, 4], [1, 3]]  # 70 steps alone; 28 + 9 ≤ 56; then the rest
+    result = textlrp.explain(model, docs, "lrp_cons", dtype=torch.float64)
+    for a, b in zip(reference, result, strict=True):
+        torch.testing.assert_close(b.relevance_per_dim, a.relevance_per_dim, rtol=0, atol=1e-13)
