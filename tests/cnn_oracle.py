@@ -59,16 +59,21 @@ def cnn_oracle(model, x, target, eps, delta, conv_rule="epsilon", head_rule="eps
         bias = _numpy(conv.bias)
         filters, _, width = weight.shape
         windows = max(length - width + 1, 1)
+        scale = max((np.sqrt((row**2).sum()) for row in x), default=0.0)
         for f in range(filters):
-            best, best_z = None, None
+            values = []
             for p in range(windows):
                 z = bias[f]
                 for k in range(width):
                     if p + k < length:  # past the end: a zero vector
                         for i in range(dims):
                             z += weight[f, i, k] * x[p + k, i]
-                if best is None or z > best_z:  # strictly greater: the first max wins
-                    best, best_z = p, z
+                values.append(z)
+            # ties up to rounding: τ = 2 n u (‖W_f‖ √H max_t ‖x_t‖ + |b_f|), n = H e + 1
+            norm = np.sqrt((weight[f] ** 2).sum())
+            tau = 2 * (dims * width + 1) * 2.0**-53 * (norm * np.sqrt(width) * scale + abs(bias[f]))
+            best = next(p for p, z in enumerate(values) if z >= max(values) - tau)
+            best_z = values[best]
             features.append(max(best_z, 0.0))
             winners.append((weight[f], bias[f], width, best, best_z))
     activations = [np.array(features)]

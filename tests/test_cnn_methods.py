@@ -211,3 +211,16 @@ def test_chunks_of_long_documents_are_bounded_in_tokens(monkeypatch):
     result = textlrp.explain(model, docs, "lrp_cons", dtype=torch.float64)
     for a, b in zip(reference, result, strict=True):
         torch.testing.assert_close(b.relevance_per_dim, a.relevance_per_dim, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("method", ["gradient", "gradient_x_input", "lrp"])
+def test_repeated_windows_tie_to_the_first(method):
+    """Identical windows score alike: gradient and LRP both take the first one, alone and
+    inside a padded batch."""
+    model = random_cnn(widths=(2,), num_filters=4, seed=10)
+    doc = ["fun", "game"] * 3
+    result = textlrp.explain(model, [doc, WORDS], method, dtype=torch.float64)
+    assert float(result[0].relevance[3:].abs().sum()) == 0.0
+    assert float(result[0].relevance[:3].abs().sum()) > 0.0
+    [alone] = textlrp.explain(model, [doc], method, dtype=torch.float64)
+    torch.testing.assert_close(alone.relevance, result[0].relevance, rtol=1e-12, atol=1e-14)

@@ -1,10 +1,11 @@
 """LRP through a :class:`~textlrp.models.cnn.CNNClassifier` (spec §9, docs/cnn-rules.md).
 
-Forward (recorded): embedding -> one Conv1d per width -> winner window per filter (first max
-over the document's valid windows) -> ReLU -> head -> output. Backward: target score ->
-output layer (ε-rule) -> head (ε or z⁺ per Linear, ReLU unchanged) -> pooled features ->
-all of a filter's relevance to its winning window (max-pool, ReLU unchanged) -> the window's
-H·e inputs by the convolution rule (ε with bias factor δ, or z⁺ = αβ with α=1, β=0).
+Forward (recorded): embedding -> one Conv1d per width -> winner window per filter (the first
+of the document's valid windows whose z is the largest, up to rounding) -> ReLU -> head ->
+output. Backward: target score -> output layer (ε-rule) -> head (ε or z⁺ per Linear, ReLU
+unchanged) -> pooled features -> all of a filter's relevance to its winning window (max-pool,
+ReLU unchanged) -> the window's H·e inputs by the convolution rule (ε with bias factor δ, or
+z⁺ = αβ with α=1, β=0).
 
 Only the winning window of each filter carries relevance, so the convolution rule runs on
 B × F windows, not on all B × F × T': the messages of a window are its H·e products
@@ -28,7 +29,7 @@ from textlrp.lrp.rules import (
     zplus_rule,
     zplus_scale,
 )
-from textlrp.models.cnn import padded_input, window_counts
+from textlrp.models.cnn import padded_input, winning_windows
 
 LAYER_RULES = ("epsilon", "zplus")
 # Named rule sets, as Zennit names its composites: (convolution rule, hidden head rule).
@@ -47,7 +48,7 @@ class ConvTrace:
     width: int
     weight: torch.Tensor  # (F, e, H) in the pass's dtype
     bias: torch.Tensor  # (F,) zeros for a convolution without bias
-    winners: torch.Tensor  # (B, F) long: first valid window of the largest pre-activation
+    winners: torch.Tensor  # (B, F) long: first valid window within τ of the largest z
     winner_z: torch.Tensor  # (B, F) pre-activation z_{f,p*} at the winner
 
 
@@ -121,6 +122,7 @@ def trace_cnn(
     lengths = torch.as_tensor(lengths).to(device)
     embedded = padded_input(inputs.to(dtype), lengths, max(model.widths))
     x = embedded.transpose(1, 2)  # (B, e, T')
+    scale = embedded.norm(dim=-1).amax(dim=-1)  # (B,) for the tie tolerance
     convs, pooled = [], []
     for conv, width in zip(model.convs, model.widths, strict=True):
         weight = conv.weight.detach().to(dtype)
@@ -128,10 +130,7 @@ def trace_cnn(
             weight.new_zeros(weight.shape[0]) if conv.bias is None else conv.bias.detach().to(dtype)
         )
         z = F.conv1d(x, weight, bias)  # (B, F, P)
-        valid = torch.arange(z.shape[-1], device=device) < window_counts(lengths, width)[:, None]
-        z = z.masked_fill(~valid[:, None, :], float("-inf"))
-        # torch.max does not promise the first of tied maxima; argmax does (spec §9: first).
-        winners = z.argmax(dim=-1)  # (B, F)
+        winners = winning_windows(z, lengths, width, weight, bias, scale)  # (B, F)
         winner_z = z.gather(-1, winners[..., None])[..., 0]
         convs.append(ConvTrace(width, weight, bias, winners, winner_z))
         pooled.append(torch.relu(winner_z))

@@ -68,6 +68,45 @@ def window_counts(lengths: torch.Tensor, width: int) -> torch.Tensor:
     return (lengths - width + 1).clamp(min=1)
 
 
+def tie_tolerance(
+    weight: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype
+) -> torch.Tensor:
+    """τ (B, F): how far apart two windows' z may lie from rounding alone.
+
+    A convolution sums n = H·e products in an order that may differ from window to window
+    (and between a batch and a document alone), so identical windows can differ in their last
+    bits. The rounding error of such a sum is at most ≈ n·u·Σ|w·x| ≤ n·u·‖W_f‖·‖x_window‖
+    (u: the unit round-off), and ‖x_window‖ ≤ √H · max_t ‖x_t‖ = √H · ``scale``. τ is twice
+    that, plus the bias's rounding.
+    """
+    filters, dims, width = weight.shape
+    n = dims * width + 1
+    unit = torch.finfo(dtype).eps / 2
+    norms = weight.detach().to(dtype).flatten(1).norm(dim=1)  # (F,)
+    window_norm = scale.to(dtype)[:, None] * width**0.5
+    return 2 * n * unit * (norms[None, :] * window_norm + bias.detach().to(dtype).abs()[None, :])
+
+
+def winning_windows(
+    z: torch.Tensor,
+    lengths: torch.Tensor,
+    width: int,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    scale: torch.Tensor,
+) -> torch.Tensor:
+    """(B, F) the max-pool's winner: the first valid window within τ of the largest z.
+
+    Only the document's own windows take part (padding never wins); windows whose z lie
+    within :func:`tie_tolerance` of the maximum count as tied, and the first of them wins, so
+    repeated n-grams pick the same window alone and inside any batch.
+    """
+    valid = torch.arange(z.shape[-1], device=z.device) < window_counts(lengths, width)[:, None]
+    z = z.masked_fill(~valid[:, None, :], float("-inf"))
+    threshold = z.amax(dim=-1) - tie_tolerance(weight, bias, scale, z.dtype)
+    return (z >= threshold[..., None]).to(torch.uint8).argmax(dim=-1)  # argmax: the first
+
+
 class CNNClassifier(nn.Module):
     """``nn.Embedding`` -> ``nn.Conv1d`` per width -> ReLU -> max over time -> head -> Linear.
 
@@ -117,18 +156,18 @@ class CNNClassifier(nn.Module):
     def pooled_features(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The max-pooled ReLU features (B, widths * num_filters) of a padded batch.
 
-        ``max_p ReLU(z_p) = ReLU(max_p z_p)``: the max is taken first (cheaper, same value).
+        ``max_p ReLU(z_p) = ReLU(max_p z_p)``: the max is taken first (cheaper, same value),
+        at the window :func:`winning_windows` picks, where gradients then flow.
         """
-        x = padded_input(embedded, lengths, max(self.widths)).transpose(1, 2)  # (B, e, T')
+        x = padded_input(embedded, lengths, max(self.widths))  # (B, T', e)
         lengths = lengths.to(x.device)
+        scale = x.detach().norm(dim=-1).amax(dim=-1)  # (B,) largest word vector norm
         features = []
         for conv, width in zip(self.convs, self.widths, strict=True):
-            z = conv(x)  # (B, F, T' - H + 1)
-            valid = torch.arange(z.shape[-1], device=z.device) < window_counts(lengths, width)[
-                :, None
-            ]
-            z = z.masked_fill(~valid[:, None, :], float("-inf"))
-            features.append(torch.relu(z.max(dim=-1).values))
+            z = conv(x.transpose(1, 2))  # (B, F, T' - H + 1)
+            bias = torch.zeros_like(z[0, :, 0]) if conv.bias is None else conv.bias
+            winners = winning_windows(z.detach(), lengths, width, conv.weight, bias, scale)
+            features.append(torch.relu(z.gather(-1, winners[..., None])[..., 0]))
         return torch.cat(features, dim=-1)
 
     def forward_embedded(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
