@@ -14,16 +14,34 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
+import time
+from collections.abc import Callable
 
 import torch
-from common import timed
 
 import textlrp
-from textlrp.api import DEFAULT_BATCH_SIZE, encode_batch
+from textlrp.batching import DEFAULT_BATCH_SIZE, encode_batch, length_sorted_chunks
 from textlrp.methods.builtin.lrp import run_lrp
 from textlrp.models import CNNClassifier, CNNConfig, Vocabulary
 
 SEED = 0
+
+
+def interleaved(functions: list[Callable[[], object]], rounds: int) -> list[float]:
+    """Median wall time of each function over ``rounds`` rounds that run each once, in turn.
+
+    One warm-up round first.
+    """
+    for function in functions:
+        function()
+    times: list[list[float]] = [[] for _ in functions]
+    for _ in range(rounds):
+        for function, spent in zip(functions, times, strict=True):
+            start = time.perf_counter()
+            function()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
 
 
 def synthetic_model(vocab_size: int = 30_000) -> CNNClassifier:
@@ -67,11 +85,7 @@ def main() -> None:
     model = model.to(args.device, dtype)
     docs = synthetic_documents(model, args.docs)
     batch = encode_batch(model, docs)
-    order = torch.argsort(batch.lengths, descending=True, stable=True)
-    chunks = []
-    for start in range(0, batch.size, DEFAULT_BATCH_SIZE):
-        index = order[start : start + DEFAULT_BATCH_SIZE]
-        chunks.append(batch.select(index, int(batch.lengths[index].max())))
+    chunks = [chunk for _, chunk in length_sorted_chunks(batch, DEFAULT_BATCH_SIZE)]
     with torch.no_grad():
         targets = [model(c.token_ids, c.lengths).argmax(-1) for c in chunks]
 
@@ -90,11 +104,17 @@ def main() -> None:
             run_lrp(model, chunk, target, dtype=dtype, **options)
         sync()
 
-    t_forward = timed(forward, args.repeats)
-    t_eps = timed(lambda: lrp(), args.repeats)
-    t_cons = timed(lambda: lrp(bias_factor=1.0), args.repeats)
-    t_plus = timed(lambda: lrp(composite="epsilon_plus"), args.repeats)
-    t_explain = timed(lambda: textlrp.explain(model, docs, dtype=dtype), 1)
+    # Rounds alternate the passes, so a change in machine load hits all of them alike.
+    t_forward, t_eps, t_cons, t_plus, t_explain = interleaved(
+        [
+            forward,
+            lambda: lrp(),
+            lambda: lrp(bias_factor=1.0),
+            lambda: lrp(composite="epsilon_plus"),
+            lambda: textlrp.explain(model, docs, dtype=dtype),
+        ],
+        args.repeats,
+    )
     tokens = int(batch.lengths.sum())
     print(
         f"model: {'synthetic 20news-shaped CNN' if args.model is None else args.model} "
@@ -103,7 +123,8 @@ def main() -> None:
         f"(median {int(batch.lengths.median())}); dtype {args.dtype}; device {args.device}; "
         f"torch threads {torch.get_num_threads()}"
     )
-    print(f"batched forward (chunks of {DEFAULT_BATCH_SIZE})    {t_forward * 1000:9.1f} ms")
+    count = len(chunks)
+    print(f"batched forward (explain()'s chunks) {t_forward * 1000:8.1f} ms  ({count} chunks)")
     print(f"batched LRP ε, δ=0                 {t_eps * 1000:9.1f} ms")
     print(f"batched LRP ε, δ=1                 {t_cons * 1000:9.1f} ms")
     print(f"batched LRP epsilon_plus (z⁺ conv) {t_plus * 1000:9.1f} ms")
@@ -133,8 +154,7 @@ def main() -> None:
         run_lrp(model, long_batch, long_target, dtype=dtype)
         sync()
 
-    t_long_forward = timed(long_forward, 1)
-    t_long_lrp = timed(long_lrp, 1)
+    t_long_forward, t_long_lrp = interleaved([long_forward, long_lrp], 2)
     peak = ""
     if args.device.startswith("cuda"):
         peak = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:,.0f} MiB"

@@ -192,6 +192,13 @@ def _window_positions(conv: ConvTrace) -> torch.Tensor:
     return conv.winners[..., None] + offsets
 
 
+def _winning_inputs(trace: CNNTrace, positions: torch.Tensor) -> torch.Tensor:
+    """The inputs x_{p*+k, i} of every filter's winning window: (B, F, H, e)."""
+    batch, filters, width = positions.shape
+    flat = positions.reshape(batch, -1, 1).expand(-1, -1, trace.embedded.shape[-1])
+    return trace.embedded.gather(1, flat).view(batch, filters, width, -1)
+
+
 def _scatter_windows(result: torch.Tensor, positions: torch.Tensor, values: torch.Tensor) -> None:
     """Add ``values`` (B, F, H, e) onto ``result`` (B, T', e) at ``positions`` (B, F, H)."""
     batch, _, dims = result.shape
@@ -217,11 +224,9 @@ def conv_epsilon(
     stabilizer = signed_eps(z, eps)
     scaled = relevance / (z + stabilizer)  # (B, F)
     positions = _window_positions(conv)  # (B, F, H)
-    # W_{f,i,k} · scaled_{b,f}, as (B, F, H, e); the input factor x is applied after scattering.
-    through_weights = scaled[:, :, None, None] * conv.weight.transpose(1, 2)[None]
-    upstream = torch.zeros_like(result)
-    _scatter_windows(upstream, positions, through_weights)
-    result.add_(trace.embedded * upstream)
+    windows = _winning_inputs(trace, positions)  # (B, F, H, e)
+    weight = conv.weight.transpose(1, 2)[None]  # (1, F, H, e)
+    _scatter_windows(result, positions, windows * weight * scaled[:, :, None, None])
     share = (conv.bias[None, :] + stabilizer) * scaled  # (B, F)
     absorbed = (1.0 - bias_factor) * share.sum(-1)
     if bias_factor == 0.0:
@@ -254,10 +259,7 @@ def conv_zplus(
     """
     del eps, bias_factor
     positions = _window_positions(conv)  # (B, F, H)
-    batch, filters, width = positions.shape
-    # The winning windows' inputs x_{p*+k, i}: (B, F, H, e).
-    flat = positions.reshape(batch, -1, 1).expand(-1, -1, trace.embedded.shape[-1])
-    windows = trace.embedded.gather(1, flat).view(batch, filters, width, -1)
+    windows = _winning_inputs(trace, positions)  # (B, F, H, e)
     weight = conv.weight.transpose(1, 2)[None]  # (1, F, H, e)
     positive = (windows * weight).clamp(min=0)  # z_ij⁺ = (x_i w_ij)⁺
     positive_sum = positive.sum(dim=(2, 3))
