@@ -1,4 +1,7 @@
-"""The LRP engine: rules (ε, z⁺, product rules), LSTM/GRU layers, CNNs, whole classifiers."""
+"""The LRP engine: rules (ε, z⁺, product rules), LSTM/GRU layers, CNNs, whole classifiers.
+
+"spec §N" in textlrp's docstrings and tests refers to section §N of docs/spec.md.
+"""
 
 from textlrp.lrp.classifier import LRPResult, classifier_relevance, trace_classifier
 from textlrp.lrp.conv import CNNRelevance, cnn_relevance, trace_cnn
