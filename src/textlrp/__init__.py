@@ -13,6 +13,8 @@ from textlrp.errors import DataError, InputError, ModelError, TextLRPError
 from textlrp.explanation import Explanation, ExplanationBatch, Explanations
 from textlrp.methods.base import available_methods
 from textlrp.models import (
+    CNNClassifier,
+    CNNConfig,
     LSTMClassifier,
     RecurrentClassifier,
     load_arras2017,
@@ -30,6 +32,8 @@ __all__ = [
     "load_arras2017",
     "LSTMClassifier",
     "RecurrentClassifier",
+    "CNNClassifier",
+    "CNNConfig",
     "wrap_model",
     "Explanation",
     "ExplanationBatch",

@@ -52,7 +52,8 @@ def explain(
 
     ``texts`` is one text or a list; a text is a raw string (tokenized the way SST is) or a list
     of tokens. ``target`` is ``"predicted"``, a class index, a class name, or one such target
-    per text. ``options`` go to the method (LRP: ``eps``, ``bias_factor``, ``product_rule``).
+    per text. ``options`` go to the method (LRP: ``eps``, ``bias_factor``; ``product_rule`` for
+    LSTM/GRU models; ``conv_rule``, ``head_rule``, ``composite`` for CNNs).
     Returns one :class:`Explanation` per text; ``result.batch`` holds the padded tensors.
     """
     tokens = [_tokens_of(text, i) for i, text in enumerate(_as_text_list(texts))]

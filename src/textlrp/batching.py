@@ -22,6 +22,9 @@ Target = int | str
 # so little time goes to padding; measured on the SST test set on 2 CPU cores, 128 was
 # fastest of 128..2210 (benchmarks/bench_lrp.py). On a GPU, larger chunks may pay off.
 DEFAULT_BATCH_SIZE = 128
+# Padded steps (rows × longest row) per chunk: SST chunks (128 × ≤56) stay whole; chunks of
+# long documents (20 Newsgroups: up to tens of thousands of tokens) get fewer rows.
+CHUNK_TOKENS = 2**16
 
 
 @dataclasses.dataclass
@@ -102,11 +105,21 @@ def unsort(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
 
 
 def length_sorted_chunks(batch: EncodedBatch, batch_size: int):
-    """Yield ``(index, chunk)``: rows of similar length, cut to the chunk's longest row."""
+    """Yield ``(index, chunk)``: rows of similar length, cut to the chunk's longest row.
+
+    A chunk holds at most ``batch_size`` rows and, when its rows are long (documents rather
+    than sentences), at most :data:`CHUNK_TOKENS` padded steps (rows × longest row; at least
+    one row), so memory stays bounded whatever the lengths.
+    """
     order = length_order(batch.lengths)
-    for start in range(0, batch.size, batch_size):
-        index = order[start : start + batch_size]
+    sorted_lengths = batch.lengths.cpu()[order].tolist()
+    start = 0
+    while start < batch.size:
+        longest = max(sorted_lengths[start], 1)  # sorted: a chunk's first row is its longest
+        rows = max(1, min(batch_size, CHUNK_TOKENS // longest))
+        index = order[start : start + rows]
         yield index, batch.select(index, int(batch.lengths[index].max()))
+        start += rows
 
 
 def score_batch(

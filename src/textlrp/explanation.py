@@ -16,6 +16,9 @@ class Explanation:
     dimension (``None`` for methods that only score whole words, such as occlusion).
     ``initial_state_relevance`` is what LRP leaves on the zero initial states h_0 and c_0, so
     that with bias factor 1 ``relevance.sum() + initial_state_relevance == scores[target]``.
+    For a CNN, LRP's ``bias_relevance`` is everything absorbed on the way down (biases,
+    stabilizers, z⁺ denominators), so ``relevance.sum() + bias_relevance == scores[target]``
+    for every rule and bias factor (docs/cnn-rules.md §5).
     """
 
     tokens: list[str]

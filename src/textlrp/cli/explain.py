@@ -40,7 +40,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--product-rule",
         choices=["all", "prop", "abs", "half"],
-        help="LRP rule for gate products (default: all)",
+        help="LRP rule for gate products of LSTM/GRU models (default: all)",
+    )
+    parser.add_argument(
+        "--conv-rule",
+        choices=["epsilon", "zplus"],
+        help="LRP rule for a CNN's convolutions (default: epsilon; see docs/cnn-rules.md)",
+    )
+    parser.add_argument(
+        "--head-rule",
+        choices=["epsilon", "zplus"],
+        help="LRP rule for a CNN's hidden head layers (default: epsilon)",
+    )
+    parser.add_argument(
+        "--composite",
+        choices=["epsilon", "epsilon_plus", "epsilon_plus_all"],
+        help="named set of CNN LRP rules (epsilon_plus: z⁺ on convolutions, ε on Linear layers)",
     )
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--html", type=Path, help="write a self-contained HTML heatmap here")
@@ -52,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def method_options(args: argparse.Namespace) -> dict[str, object]:
     options = {}
-    for name in ("eps", "bias_factor", "product_rule"):
+    for name in ("eps", "bias_factor", "product_rule", "conv_rule", "head_rule", "composite"):
         value = getattr(args, name)
         if value is not None:
             options[name] = value

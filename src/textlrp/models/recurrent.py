@@ -157,6 +157,11 @@ class RecurrentClassifier(nn.Module):
             raise ModelError(
                 f"{path} is not a textlrp model file (written by RecurrentClassifier.save)"
             )
+        if payload.get("family", "recurrent") != "recurrent":
+            raise ModelError(
+                f"{path} holds a {payload['family']} model, not a recurrent one; "
+                "load it with textlrp.load_model"
+            )
         vocab = Vocabulary.from_list(payload["vocab"], lowercase=payload.get("lowercase", True))
         state_dict = {
             # version-1 files named the recurrent module "lstm"

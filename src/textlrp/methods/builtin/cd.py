@@ -68,6 +68,11 @@ def check_cd_model(model: torch.nn.Module) -> nn.LSTM:
 
     The score must read the final states (the papers' model), not pool over time.
     """
+    if getattr(model, "family", None) == "cnn":
+        raise InputError(
+            "CD decomposes an LSTM's cell states; it does not apply to a CNN "
+            "(use lrp, gradient_x_input, occlusion_f or integrated_gradients)"
+        )
     lstm = getattr(model, "rnn", None)
     if not isinstance(lstm, nn.LSTM):
         kind = type(lstm).__name__ if lstm is not None else "no recurrent module"

@@ -22,6 +22,7 @@ from textlrp.models.precision import in_dtype
 DEFAULT_STEPS = 50
 DEFAULT_RULE = "gausslegendre"
 CHUNK_ROWS = 8192  # sentence copies (sentences × integration points) per pass
+CHUNK_ELEMENTS = 2**26  # input numbers (copies × steps × dims) per pass, for long documents
 INTEGRATION_RULES = (
     "gausslegendre",
     "riemann_right",
@@ -75,7 +76,8 @@ def integrated_gradients_embeddings(
     with torch.no_grad():
         embedded = batch.inputs(model, dtype)
     count = batch.size
-    per_pass = max(1, CHUNK_ROWS // count)  # integration points per pass
+    rows = min(CHUNK_ROWS, CHUNK_ELEMENTS // max(1, embedded[0].numel()))
+    per_pass = max(1, rows // count)  # integration points per pass
     total = torch.zeros_like(embedded)
     for start in range(0, steps, per_pass):
         chunk_alphas = alphas[start : start + per_pass]

@@ -2,7 +2,9 @@
 
 Every sentence of the batch is copied once per word, the word is removed from its copy, and
 all copies go through the model as one batched forward pass (in chunks of at most
-:data:`CHUNK_COPIES` copies, to bound memory).
+:data:`CHUNK_COPIES` copies and :data:`CHUNK_ELEMENTS` input numbers, to bound memory: a
+document of 200,000 words goes one or two copies at a time; it takes as many forward passes
+as it has words).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from textlrp.methods.base import EncodedBatch, MethodOutput, register
 from textlrp.models.precision import in_dtype
 
 CHUNK_COPIES = 8192  # occluded copies per forward pass
+CHUNK_ELEMENTS = 2**26  # input numbers (copies × steps × dims) per forward pass
 MODES = ("zero", "drop")
 
 
@@ -26,7 +29,7 @@ def occluded_scores(
     ``mode="drop"`` deletes the word, so the sentence gets one word shorter (2019 paper). A
     one-word sentence with its word dropped is empty: it gets the model's ``empty_scores``
     (for a recurrent model, the read-out input is zero, the initial state h_0 = 0, passed
-    through the head and the output layer).
+    through the head and the output layer; for a CNN, its one window of zero vectors).
     Rows at padding positions (t >= length) hold the unoccluded scores, so score differences
     vanish there.
     """
@@ -49,9 +52,10 @@ def _scores_with_occlusion(
         result = full[:, None, :].repeat(1, steps, 1)
         # One copy per real word: (sentence, position) pairs in row-major order.
         sentence, position = torch.nonzero(batch.mask.cpu(), as_tuple=True)
-        for start in range(0, sentence.numel(), CHUNK_COPIES):
-            rows = sentence[start : start + CHUNK_COPIES]
-            where = position[start : start + CHUNK_COPIES]
+        per_pass = max(1, min(CHUNK_COPIES, CHUNK_ELEMENTS // max(1, embedded[0].numel())))
+        for start in range(0, sentence.numel(), per_pass):
+            rows = sentence[start : start + per_pass]
+            where = position[start : start + per_pass]
             scores = _score_copies(model, embedded, lengths, rows, where, mode)
             result[rows.to(device), where.to(device)] = scores
     return full, result
