@@ -18,6 +18,10 @@ from textlrp.models.precision import in_dtype
 
 Target = int | str
 
+# A target meaning "the class the model predicts", left for a method that computes the scores
+# in its own forward pass to resolve (``fill_predicted``); see ``MethodInfo.scores``.
+PREDICTED = -1
+
 # Sentences per chunk. Chunks hold sentences of similar length (the batch is sorted first),
 # so little time goes to padding; measured on the SST test set on 2 CPU cores, 128 was
 # fastest of 128..2210 (benchmarks/bench_lrp.py). On a GPU, larger chunks may pay off.
@@ -69,22 +73,25 @@ class EncodedBatch:
 
 
 def encode_batch(model: torch.nn.Module, tokens: list[list[str]]) -> EncodedBatch:
-    """Right-padded token indices; raises :class:`InputError` for a text of unknown words only."""
+    """Right-padded token indices; raises :class:`InputError` for a text of unknown words only.
+
+    One vocabulary look-up per token (cached per distinct token) and one tensor for the batch.
+    """
     vocab = model.vocab
-    encoded = [vocab.encode(sentence) for sentence in tokens]
-    for i, row in enumerate(encoded):
-        if all(index == vocab.unk_index for index in row):
-            raise InputError(
-                f"text #{i} ({' '.join(tokens[i])[:60]!r}) has no word in the model's "
-                "vocabulary; check the language/spelling or use a model trained on similar text"
-            )
-    lengths = torch.tensor([len(row) for row in encoded], dtype=torch.long)
+    lengths = torch.tensor([len(sentence) for sentence in tokens], dtype=torch.long)
+    flat = vocab.indices(token for sentence in tokens for token in sentence)
     steps = int(lengths.max())
-    ids = torch.full((len(tokens), steps), vocab.pad_index, dtype=torch.long)
-    for i, row in enumerate(encoded):
-        ids[i, : len(row)] = torch.tensor(row)
     mask = torch.arange(steps)[None, :] < lengths[:, None]
+    ids = torch.full((len(tokens), steps), vocab.pad_index, dtype=torch.long)
+    ids[mask] = torch.tensor(flat, dtype=torch.long)
     unknown = (ids == vocab.unk_index) & mask
+    all_unknown = torch.nonzero(unknown.sum(1) == lengths)
+    if all_unknown.numel():
+        i = int(all_unknown[0])
+        raise InputError(
+            f"text #{i} ({' '.join(tokens[i])[:60]!r}) has no word in the model's "
+            "vocabulary; check the language/spelling or use a model trained on similar text"
+        )
     device = model.embedding.weight.device
     return EncodedBatch(tokens, ids.to(device), lengths, mask.to(device), unknown)
 
@@ -127,21 +134,37 @@ def score_batch(
 
 
 def resolve_targets(
-    target: Target | Sequence[Target], scores: torch.Tensor, class_names: list[str]
+    target: Target | Sequence[Target],
+    scores: torch.Tensor | None,
+    class_names: list[str],
+    count: int | None = None,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
     """One class index per sentence from "predicted", indices, names or a per-text list.
 
-    Indices may be Python ints, NumPy integers or 0-d tensors.
+    Indices may be Python ints, NumPy integers or 0-d tensors. Without ``scores`` (give
+    ``count``), "predicted" becomes :data:`PREDICTED`, for the method to resolve.
     """
-    count = scores.shape[0]
+    if scores is not None:
+        count, device = scores.shape[0], scores.device
     if _is_single_target(target):
-        per_text = [target] * count
-    else:
-        per_text = list(target)
-        if len(per_text) != count:
-            raise InputError(f"got {len(per_text)} targets for {count} texts; give one per text")
-    indices = [_target_index(t, scores[i], class_names) for i, t in enumerate(per_text)]
-    return torch.tensor(indices, dtype=torch.long, device=scores.device)
+        index = _target_index(target, class_names)
+        if index == PREDICTED and scores is not None:
+            return scores.argmax(-1)
+        return torch.full((count,), index, dtype=torch.long, device=device)
+    per_text = list(target)
+    if len(per_text) != count:
+        raise InputError(f"got {len(per_text)} targets for {count} texts; give one per text")
+    indices = torch.tensor(
+        [_target_index(t, class_names) for t in per_text], dtype=torch.long, device=device
+    )
+    return indices if scores is None else fill_predicted(indices, scores)
+
+
+def fill_predicted(targets: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """``targets`` with every :data:`PREDICTED` entry replaced by the argmax of its scores."""
+    targets = targets.to(scores.device)
+    return torch.where(targets == PREDICTED, scores.argmax(-1), targets)
 
 
 def _is_single_target(target: Any) -> bool:
@@ -152,17 +175,18 @@ def _is_single_target(target: Any) -> bool:
     return hasattr(target, "__index__") or getattr(target, "shape", None) == ()
 
 
-def _target_index(target: Any, scores: torch.Tensor, class_names: list[str]) -> int:
+def _target_index(target: Any, class_names: list[str]) -> int:
+    """A class index, or PREDICTED for "predicted"."""
     if isinstance(target, bool) or target is None:
         raise InputError(f"target must be 'predicted', a class index or a name, got {target!r}")
     if isinstance(target, str):
         if target == "predicted":
-            return int(scores.argmax())
+            return PREDICTED
         lowered = [name.lower() for name in class_names]
         if target.lower() in lowered:
             return lowered.index(target.lower())
         if target.isdigit():
-            return _target_index(int(target), scores, class_names)
+            return _target_index(int(target), class_names)
         raise InputError(
             f"unknown class name {target!r}; choose 'predicted' or one of: "
             + ", ".join(class_names)
@@ -204,16 +228,21 @@ def run_in_chunks(
     order = torch.cat(indices)
     steps = batch.mask.shape[1]
 
-    def merge(name: str) -> torch.Tensor | None:
+    def merge(name: str, time_axis: bool) -> torch.Tensor | None:
         parts = [getattr(output, name) for output in outputs]
         if any(part is None for part in parts):
             return None
-        if parts[0].dim() >= 2:
+        if len(parts) == 1:
+            part = parts[0]
+            return unsort(pad_time(part, steps) if time_axis and part.dim() >= 2 else part, order)
+        if time_axis and parts[0].dim() >= 2:
             parts = [pad_time(part, steps) for part in parts]
         return unsort(torch.cat(parts), order)
 
     fields = dataclasses.fields(outputs[0])
-    return type(outputs[0])(**{field.name: merge(field.name) for field in fields})
+    return type(outputs[0])(
+        **{field.name: merge(field.name, field.metadata.get("time_axis", True)) for field in fields}
+    )
 
 
 def pad_time(tensor: torch.Tensor, steps: int) -> torch.Tensor:

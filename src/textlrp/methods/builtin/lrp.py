@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from textlrp.batching import fill_predicted
 from textlrp.errors import InputError
 from textlrp.lrp.classifier import classifier_relevance, trace_classifier
 from textlrp.lrp.rules import PRODUCT_RULES
@@ -42,6 +43,7 @@ def run_lrp(
     _check_options(float(eps), float(bias_factor), product_rule)
     with torch.no_grad():
         trace = trace_classifier(model, batch.inputs(model, dtype), batch.lengths, dtype)
+        targets = fill_predicted(targets, trace.scores)
         result = classifier_relevance(
             model, trace, targets, float(eps), float(bias_factor), product_rule
         )
@@ -52,6 +54,7 @@ def run_lrp(
         relevance_by_direction=per_direction,
         initial_state_relevance=result.initial_state,
         bias_relevance=result.output_bias,
+        scores=result.scores,
     )
 
 
@@ -59,6 +62,7 @@ def run_lrp(
     "lrp",
     "LRP, ε-rule with bias factor δ = 0 and the signal-take-all product rule by default",
     options=("eps", "bias_factor", "product_rule"),
+    scores=True,
 )
 def lrp(model: torch.nn.Module, batch: EncodedBatch, targets: torch.Tensor, **options: Any):
     return run_lrp(model, batch, targets, **options)
@@ -68,6 +72,7 @@ def lrp(model: torch.nn.Module, batch: EncodedBatch, targets: torch.Tensor, **op
     "lrp_cons",
     "LRP with bias factor δ = 1: relevance is conserved exactly",
     options=("eps", "product_rule"),
+    scores=True,
 )
 def lrp_cons(model: torch.nn.Module, batch: EncodedBatch, targets: torch.Tensor, **options: Any):
     return run_lrp(model, batch, targets, bias_factor=1.0, **options)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from textlrp.batching import fill_predicted
 from textlrp.errors import InputError
 from textlrp.methods.base import EncodedBatch, MethodOutput, register
 from textlrp.models.precision import in_dtype
@@ -103,6 +104,7 @@ def _target_differences(
     "occlusion_f",
     "Occlusion f-diff: drop of the target score when a word's embedding is zeroed",
     options=("mode",),
+    scores=True,
 )
 def occlusion_f(
     model: torch.nn.Module,
@@ -113,13 +115,16 @@ def occlusion_f(
     mode: str = "zero",
 ) -> MethodOutput:
     full, occluded = _scores_with_occlusion(model, batch, dtype, mode)
-    return MethodOutput(relevance=_target_differences(full, occluded, targets, batch.mask))
+    targets = fill_predicted(targets, full)
+    relevance = _target_differences(full, occluded, targets, batch.mask)
+    return MethodOutput(relevance=relevance, scores=full)
 
 
 @register(
     "occlusion_p",
     "Occlusion P-diff: drop of the target's softmax probability when a word is occluded",
     options=("mode",),
+    scores=True,
 )
 def occlusion_p(
     model: torch.nn.Module,
@@ -130,7 +135,8 @@ def occlusion_p(
     mode: str = "zero",
 ) -> MethodOutput:
     full, occluded = _scores_with_occlusion(model, batch, dtype, mode)
+    targets = fill_predicted(targets, full)
     probabilities = torch.softmax(full, dim=-1)
     occluded_probabilities = torch.softmax(occluded, dim=-1)
     relevance = _target_differences(probabilities, occluded_probabilities, targets, batch.mask)
-    return MethodOutput(relevance=relevance)
+    return MethodOutput(relevance=relevance, scores=full)
