@@ -72,10 +72,9 @@ class LSTMTrace:
         """Hidden state after each step (B, T, d) at the input positions, zero on padding."""
         return self.layout.unpack(self.h)
 
-    @property
-    def o(self) -> torch.Tensor:
-        d = self.c.shape[1]
-        return torch.sigmoid(self.pre[:, GATE_O * d :])
+    o: torch.Tensor | None = None  # (N, d) output gate
+
+
 
 
 def lstm_forward(
@@ -83,45 +82,51 @@ def lstm_forward(
 ) -> LSTMTrace:
     """Run the LSTM over a right-padded, length-sorted batch (B, T, I), recording activations.
 
-    ``reverse=True`` reads each sentence back to front (a backward encoder). The hidden states
-    come from PyTorch's fused recurrent kernel; with them known, the gates are one batched
-    computation, and only the cell states' linear recurrence c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t is
-    left to a loop (one fused operation per step).
+    ``reverse=True`` reads each sentence back to front (a backward encoder). The input
+    projection of all steps is one matrix product; each step then adds its hidden projection
+    and computes gates, cell and hidden state in place in the packed buffers, so every
+    activation is computed once and recorded as it is made.
     """
     batch, steps, _ = x.shape
     d = weights.hidden_size
     layout = PackedLayout.build(lengths, steps, x.device, reverse)
     packed = layout.pack(x)
-    zeros = x.new_zeros(1, batch, d)
-    b_ih = weights.bias if weights.b_ih is None else weights.b_ih
-    b_hh = torch.zeros_like(weights.bias) if weights.b_hh is None else weights.b_hh
-    h, h_n, _ = torch.lstm(
-        packed,
-        layout.batch_sizes,
-        (zeros, zeros),
-        [weights.w_ih, weights.w_hh, b_ih, b_hh],
-        True,
-        1,
-        0.0,
-        False,
-        False,
-    )
-    h_prev = layout.shifted(h)
-    pre = torch.addmm(weights.bias, packed, weights.w_ih.T)
-    pre.addmm_(h_prev, weights.w_hh.T)
-    input_forget = torch.sigmoid(pre[:, : 2 * d])
-    i, f = input_forget[:, :d], input_forget[:, d:]
-    g = torch.tanh(pre[:, GATE_G * d : (GATE_G + 1) * d])
-    new_input = i * g
-    c = torch.empty_like(new_input)
-    first = layout.rows(0)
-    c[first] = new_input[first]
-    for t in range(1, steps):
-        rows, previous = layout.rows(t), layout.rows(t - 1)
-        n = layout.sizes[t]
-        torch.addcmul(new_input[rows], f[rows], c[previous][:n], out=c[rows])
-    c_prev = layout.shifted(c)
-    return LSTMTrace(layout, packed, h, h_prev, pre, i, f, g, c, c_prev, h_n[0])
+    pre = torch.addmm(weights.bias, packed, weights.w_ih.T)  # (N, 4d), the input part so far
+    gates = torch.empty_like(pre)
+    c = pre.new_empty(pre.shape[0], d)
+    h = torch.empty_like(c)
+    _forward_steps(layout, weights.w_hh.T, pre, gates, c, h)
+    i, f, g = gates[:, :d], gates[:, d : 2 * d], gates[:, 2 * d : 3 * d]
+    h_prev, c_prev = layout.shifted(h), layout.shifted(c)
+    o = gates[:, 3 * d :]
+    return LSTMTrace(layout, packed, h, h_prev, pre, i, f, g, c, c_prev, h[layout.last], o)
+
+
+def _forward_steps(
+    layout: PackedLayout,
+    w_hh_t: torch.Tensor,
+    pre: torch.Tensor,
+    gates: torch.Tensor,
+    c: torch.Tensor,
+    h: torch.Tensor,
+) -> None:
+    """The recurrence, step by step, writing into the packed buffers (pre gets W_hh h_{t-1})."""
+    d = c.shape[1]
+    for t in range(layout.steps):
+        rows, n = layout.rows(t), layout.sizes[t]
+        if n == 0:
+            break
+        pre_t, gates_t, c_t, h_t = pre[rows], gates[rows], c[rows], h[rows]
+        if t > 0:
+            previous = layout.rows(t - 1)
+            pre_t.addmm_(h[previous][:n], w_hh_t)
+        torch.sigmoid(pre_t, out=gates_t)
+        torch.tanh(pre_t[:, 2 * d : 3 * d], out=gates_t[:, 2 * d : 3 * d])
+        torch.mul(gates_t[:, :d], gates_t[:, 2 * d : 3 * d], out=c_t)
+        if t > 0:
+            c_t.addcmul_(gates_t[:, d : 2 * d], c[previous][:n])
+        torch.tanh(c_t, out=h_t)
+        h_t.mul_(gates_t[:, 3 * d :])
 
 
 def lstm_relevance(
