@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from textlrp.batching import (
 from textlrp.errors import InputError
 from textlrp.explanation import Explanation, ExplanationBatch, Explanations
 from textlrp.methods.base import get_method
+from textlrp.models.precision import _fingerprint as parameter_fingerprint
 from textlrp.models.precision import in_dtype
 from textlrp.models.recurrent import check_finite_weights
 
@@ -124,7 +126,7 @@ def explain_batch(
     """Explain an already encoded batch (the shared back half of the ``explain`` functions)."""
     dtype = _resolve_dtype(dtype)
     info = get_method(method)
-    check_finite_weights(model)
+    _check_weights(model)
     # One eval-mode copy in ``dtype`` per call (none when the model already is one): the
     # caller's model is never switched between train and eval, nor converted.
     prepared = in_dtype(model, dtype)
@@ -157,7 +159,25 @@ def _check_call(
         )
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    _check_weights(model)
+
+
+# model -> fingerprint of the parameters last found finite: a loop of one-sentence calls does
+# not scan the whole embedding matrix each time (it cost more than explaining the sentence).
+_CHECKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _check_weights(model: torch.nn.Module) -> None:
+    """:func:`check_finite_weights`, skipped while the parameters are unchanged since a pass."""
+    fingerprint = parameter_fingerprint(model)
+    try:
+        if _CHECKED.get(model) == fingerprint:
+            return
+    except TypeError:  # a model that cannot be weakly referenced is checked every time
+        check_finite_weights(model)
+        return
     check_finite_weights(model)
+    _CHECKED[model] = fingerprint
 
 
 def _resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
