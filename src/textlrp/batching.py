@@ -18,6 +18,12 @@ from textlrp.models.precision import in_dtype
 
 Target = int | str
 
+# Bytes one batched forward+backward pass may hold in activations. Measured on the SST test
+# set (benchmarks/bench_methods.py, Integrated Gradients): passes of ~512 sentence copies
+# (~30 MB) ran 2.4× faster than passes of 8192 (~0.5 GB, half of it page-fault system time);
+# passes that fit the caches and reuse the allocator's freed blocks are the fast ones.
+PASS_BUDGET_BYTES = 32 * 1024 * 1024
+
 # A target meaning "the class the model predicts", left for a method that computes the scores
 # in its own forward pass to resolve (``fill_predicted``); see ``MethodInfo.scores``.
 PREDICTED = -1
@@ -94,6 +100,20 @@ def encode_batch(model: torch.nn.Module, tokens: list[list[str]]) -> EncodedBatc
         )
     device = model.embedding.weight.device
     return EncodedBatch(tokens, ids.to(device), lengths, mask.to(device), unknown)
+
+
+def rows_per_pass(model: torch.nn.Module, steps: int, dtype: torch.dtype) -> int:
+    """How many sentence copies of ``steps`` tokens one forward+backward pass should hold.
+
+    Estimated from what a recurrent pass keeps per token (input, four gates, cell and hidden
+    state per direction, and as much again for the gradient) against :data:`PASS_BUDGET_BYTES`.
+    """
+    config = getattr(model, "config", None)
+    units = getattr(config, "hidden_size", 64) * getattr(model, "num_directions", 1)
+    features = getattr(config, "embedding_dim", 64)
+    layers = getattr(config, "num_layers", 1)
+    per_token = 2 * (features + 6 * units * layers) * torch.finfo(dtype).bits // 8
+    return max(1, PASS_BUDGET_BYTES // (per_token * max(1, steps)))
 
 
 def length_order(lengths: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ import dataclasses
 
 import torch
 
+from textlrp.lrp import native
 from textlrp.lrp.recurrent import LayerRelevance, PackedLayout, layer_parameter
 from textlrp.lrp.rules import eps_messages, product_split, signed_eps, stabilized
 
@@ -95,7 +96,11 @@ def lstm_forward(
     gates = torch.empty_like(pre)
     c = pre.new_empty(pre.shape[0], d)
     h = torch.empty_like(c)
-    _forward_steps(layout, weights.w_hh.T, pre, gates, c, h)
+    compiled = native.kernels()
+    if compiled is not None:
+        compiled.forward_steps(pre, gates, c, h, weights.w_hh.T, layout.sizes, layout.offsets)
+    else:
+        _forward_steps(layout, weights.w_hh.T, pre, gates, c, h)
     i, f, g = gates[:, :d], gates[:, d : 2 * d], gates[:, 2 * d : 3 * d]
     h_prev, c_prev = layout.shifted(h), layout.shifted(c)
     o = gates[:, 3 * d :]
@@ -170,7 +175,6 @@ def _relevance_all(
     cell_denominator = stabilized(trace.c, eps)
     pre_g = trace.pre[:, rows_g]
     gate_denominator = stabilized(pre_g, eps)
-    forget_share = trace.f * trace.c_prev / cell_denominator
     input_share = trace.i * trace.g / cell_denominator / gate_denominator
     w_hg = weights.w_hh[rows_g]
     if delta != 0.0:
@@ -180,33 +184,60 @@ def _relevance_all(
         gate_shared = (delta / n_gate_inputs) * gate_bias
     relevance = incoming.new_zeros(layout.batch, d)  # R of c_t for the running rows
     scaled = torch.empty_like(incoming)  # s of every packed row
-    r_h0 = r_c0 = None
-    for t in range(layout.steps - 1, -1, -1):
-        rows, n = layout.rows(t), layout.sizes[t]
-        r = relevance[:n]
-        r.add_(incoming[rows])
-        s = torch.mul(input_share[rows], r, out=scaled[rows])
-        if delta != 0.0:
-            shared = (cell_shared[rows] * r).sum(-1, keepdim=True)
-            s.addcdiv_(shared.expand_as(s), gate_denominator[rows])
-        back = s @ w_hg
-        if delta != 0.0:
-            r_hidden = torch.addcmul(
-                (gate_shared[rows] * s).sum(-1, keepdim=True).expand_as(s),
-                trace.h_prev[rows],
-                back,
-            )
-            r.mul_(forget_share[rows]).add_(shared)
-        else:
-            r_hidden = trace.h_prev[rows] * back
-            r.mul_(forget_share[rows])
-        if t == 0:
-            r_h0, r_c0 = r_hidden, r.clone()
-        r.add_(r_hidden)
+    shares = (incoming, input_share, trace.f * trace.c_prev / cell_denominator, trace.h_prev)
+    extra = (cell_shared, gate_denominator, gate_shared) if delta != 0.0 else (None, None, None)
+    compiled = native.kernels()
+    steps = compiled.relevance_all_steps if compiled is not None else _relevance_all_steps
+    r_h0, r_c0 = steps(
+        relevance, scaled, *shares, w_hg, layout.sizes, layout.offsets, *extra
+    )
     inputs = trace.x * (scaled @ weights.w_ih[rows_g])
     if delta != 0.0:
         inputs += (gate_shared * scaled).sum(-1, keepdim=True)
     return inputs, r_h0, r_c0
+
+
+def _relevance_all_steps(
+    relevance: torch.Tensor,
+    scaled: torch.Tensor,
+    incoming: torch.Tensor,
+    input_share: torch.Tensor,
+    forget_share: torch.Tensor,
+    h_prev: torch.Tensor,
+    w_hg: torch.Tensor,
+    sizes: list[int],
+    offsets: list[int],
+    cell_shared: torch.Tensor | None,
+    gate_denominator: torch.Tensor | None,
+    gate_shared: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """LRP-all's loop over time, backwards (the compiled kernel runs the same operations)."""
+    delta = cell_shared is not None
+    r_h0 = r_c0 = None
+    for t in range(len(sizes) - 1, -1, -1):
+        n = sizes[t]
+        if n == 0:
+            continue
+        rows = slice(offsets[t], offsets[t] + n)
+        r = relevance[:n]
+        r.add_(incoming[rows])
+        s = torch.mul(input_share[rows], r, out=scaled[rows])
+        if delta:
+            shared = (cell_shared[rows] * r).sum(-1, keepdim=True)
+            s.addcdiv_(shared.expand_as(s), gate_denominator[rows])
+        back = s @ w_hg
+        if delta:
+            r_hidden = torch.addcmul(
+                (gate_shared[rows] * s).sum(-1, keepdim=True).expand_as(s), h_prev[rows], back
+            )
+            r.mul_(forget_share[rows]).add_(shared)
+        else:
+            r_hidden = h_prev[rows] * back
+            r.mul_(forget_share[rows])
+        if t == 0:
+            r_h0, r_c0 = r_hidden, r.clone()
+        r.add_(r_hidden)
+    return r_h0, r_c0
 
 
 def _relevance_split(

@@ -2,19 +2,19 @@
 
 Every sentence of the batch is copied once per word, the word is removed from its copy, and
 all copies go through the model as one batched forward pass (in chunks of at most
-:data:`CHUNK_COPIES` copies, to bound memory).
+:func:`~textlrp.batching.rows_per_pass` copies, to bound memory and stay in cache).
 """
 
 from __future__ import annotations
 
 import torch
 
-from textlrp.batching import fill_predicted
+from textlrp.batching import fill_predicted, rows_per_pass
 from textlrp.errors import InputError
 from textlrp.methods.base import EncodedBatch, MethodOutput, register
 from textlrp.models.precision import in_dtype
 
-CHUNK_COPIES = 8192  # occluded copies per forward pass
+CHUNK_COPIES = 8192  # at most this many occluded copies per forward pass
 MODES = ("zero", "drop")
 
 
@@ -50,9 +50,11 @@ def _scores_with_occlusion(
         result = full[:, None, :].repeat(1, steps, 1)
         # One copy per real word: (sentence, position) pairs in row-major order.
         sentence, position = torch.nonzero(batch.mask.cpu(), as_tuple=True)
-        for start in range(0, sentence.numel(), CHUNK_COPIES):
-            rows = sentence[start : start + CHUNK_COPIES]
-            where = position[start : start + CHUNK_COPIES]
+        # A forward pass keeps less than forward+backward: twice the copies of the budget.
+        copies = min(CHUNK_COPIES, 2 * rows_per_pass(model, steps, dtype))
+        for start in range(0, sentence.numel(), copies):
+            rows = sentence[start : start + copies]
+            where = position[start : start + copies]
             scores = _score_copies(model, embedded, lengths, rows, where, mode)
             result[rows.to(device), where.to(device)] = scores
     return full, result
