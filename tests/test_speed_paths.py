@@ -16,21 +16,24 @@ from textlrp.methods import base
 from textlrp.methods.base import MethodOutput, register
 
 
-def _explain_all(model, texts, **options):
-    return textlrp.explain(model, texts, dtype=torch.float64, **options)
+def _explain_all(model, texts, dtype=torch.float64, **options):
+    return textlrp.explain(model, texts, dtype=dtype, **options)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("delta", [0.0, 1.0])
 @pytest.mark.parametrize("layers,bidirectional", [(1, True), (2, True), (2, False)])
-def test_compiled_loops_equal_python_loops_bit_for_bit(monkeypatch, delta, layers, bidirectional):
+def test_compiled_loops_equal_python_loops_bit_for_bit(
+    monkeypatch, dtype, delta, layers, bidirectional
+):
     compiled = native.kernels(wait=True)
     if compiled is None:
         pytest.skip(f"the C++ extension could not be built here: {native.build_error()}")
     model = random_model(num_layers=layers, bidirectional=bidirectional, seed=50)
     texts = random_sentences(9, 50, 12)
-    fast = _explain_all(model, texts, bias_factor=delta)
+    fast = _explain_all(model, texts, dtype, bias_factor=delta)
     monkeypatch.setattr(native, "kernels", lambda wait=False: None)
-    plain = _explain_all(model, texts, bias_factor=delta)
+    plain = _explain_all(model, texts, dtype, bias_factor=delta)
     for a, b in zip(fast, plain, strict=True):
         assert torch.equal(a.relevance_per_dim, b.relevance_per_dim)
         assert torch.equal(a.scores, b.scores)

@@ -12,6 +12,7 @@ of in-place operations per step.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import torch
 
@@ -59,19 +60,27 @@ class LSTMTrace:
     layout: PackedLayout
     x: torch.Tensor  # (N, I) inputs
     h: torch.Tensor  # (N, d) hidden states h_t
-    h_prev: torch.Tensor  # (N, d) h_{t-1} (zero at the first step)
     pre: torch.Tensor  # (N, 4d) gate pre-activations
     i: torch.Tensor  # (N, d) input gate
     f: torch.Tensor  # (N, d) forget gate
     g: torch.Tensor  # (N, d) cell candidate
     c: torch.Tensor  # (N, d) cell states c_t
-    c_prev: torch.Tensor  # (N, d) c_{t-1} (c_0 = 0)
     final_hidden: torch.Tensor  # (B, d) each sentence's state after its last step
 
     @property
     def outputs(self) -> torch.Tensor:
         """Hidden state after each step (B, T, d) at the input positions, zero on padding."""
         return self.layout.unpack(self.h)
+
+    @functools.cached_property
+    def h_prev(self) -> torch.Tensor:
+        """(N, d) h_{t-1}, zero at the first step (made when a product rule needs it)."""
+        return self.layout.shifted(self.h)
+
+    @functools.cached_property
+    def c_prev(self) -> torch.Tensor:
+        """(N, d) c_{t-1}, c_0 = 0."""
+        return self.layout.shifted(self.c)
 
     o: torch.Tensor | None = None  # (N, d) output gate
 
@@ -102,9 +111,8 @@ def lstm_forward(
     else:
         _forward_steps(layout, weights.w_hh.T, pre, gates, c, h)
     i, f, g = gates[:, :d], gates[:, d : 2 * d], gates[:, 2 * d : 3 * d]
-    h_prev, c_prev = layout.shifted(h), layout.shifted(c)
     o = gates[:, 3 * d :]
-    return LSTMTrace(layout, packed, h, h_prev, pre, i, f, g, c, c_prev, h[layout.last], o)
+    return LSTMTrace(layout, packed, h, pre, i, f, g, c, h[layout.last], o)
 
 
 def _forward_steps(
@@ -172,24 +180,40 @@ def _relevance_all(
     d = weights.hidden_size
     rows_g = slice(GATE_G * d, (GATE_G + 1) * d)
     n_gate_inputs = d + weights.input_size
-    cell_denominator = stabilized(trace.c, eps)
     pre_g = trace.pre[:, rows_g]
-    gate_denominator = stabilized(pre_g, eps)
-    input_share = trace.i * trace.g / cell_denominator / gate_denominator
     w_hg = weights.w_hh[rows_g]
-    if delta != 0.0:
-        # δ shares the stabilizer/bias parts: of c_t over its 2d terms, of pre_g over N inputs.
-        cell_shared = (delta / (2 * d)) * signed_eps(trace.c, eps) / cell_denominator
-        gate_bias = weights.bias[rows_g] + signed_eps(pre_g, eps)
-        gate_shared = (delta / n_gate_inputs) * gate_bias
+    compiled = native.kernels()
+    extra = (None, None, None)
+    if delta == 0.0 and compiled is not None and trace.c.device.type == "cpu":
+        # One pass over the trace instead of a dozen (the same operations, element by element).
+        input_share, forget_share = compiled.all_shares(
+            trace.c, trace.i, trace.f, trace.g, pre_g, layout.previous, eps
+        )
+    else:
+        cell_denominator = stabilized(trace.c, eps)
+        gate_denominator = stabilized(pre_g, eps)
+        input_share = trace.i * trace.g / cell_denominator / gate_denominator
+        forget_share = trace.f * trace.c_prev / cell_denominator
+        if delta != 0.0:
+            # δ shares the stabilizer/bias parts: of c_t over its 2d terms, of pre_g over N.
+            cell_shared = (delta / (2 * d)) * signed_eps(trace.c, eps) / cell_denominator
+            gate_bias = weights.bias[rows_g] + signed_eps(pre_g, eps)
+            gate_shared = (delta / n_gate_inputs) * gate_bias
+            extra = (cell_shared, gate_denominator, gate_shared)
     relevance = incoming.new_zeros(layout.batch, d)  # R of c_t for the running rows
     scaled = torch.empty_like(incoming)  # s of every packed row
-    shares = (incoming, input_share, trace.f * trace.c_prev / cell_denominator, trace.h_prev)
-    extra = (cell_shared, gate_denominator, gate_shared) if delta != 0.0 else (None, None, None)
-    compiled = native.kernels()
     steps = compiled.relevance_all_steps if compiled is not None else _relevance_all_steps
     r_h0, r_c0 = steps(
-        relevance, scaled, *shares, w_hg, layout.sizes, layout.offsets, *extra
+        relevance,
+        scaled,
+        incoming,
+        input_share,
+        forget_share,
+        trace.h,
+        w_hg,
+        layout.sizes,
+        layout.offsets,
+        *extra,
     )
     inputs = trace.x * (scaled @ weights.w_ih[rows_g])
     if delta != 0.0:
@@ -203,7 +227,7 @@ def _relevance_all_steps(
     incoming: torch.Tensor,
     input_share: torch.Tensor,
     forget_share: torch.Tensor,
-    h_prev: torch.Tensor,
+    h: torch.Tensor,
     w_hg: torch.Tensor,
     sizes: list[int],
     offsets: list[int],
@@ -226,13 +250,15 @@ def _relevance_all_steps(
             shared = (cell_shared[rows] * r).sum(-1, keepdim=True)
             s.addcdiv_(shared.expand_as(s), gate_denominator[rows])
         back = s @ w_hg
+        # h_{t-1} of the running rows: the first rows of the previous step's block
+        h_prev = h[offsets[t - 1] : offsets[t - 1] + n] if t > 0 else torch.zeros_like(s)
         if delta:
             r_hidden = torch.addcmul(
-                (gate_shared[rows] * s).sum(-1, keepdim=True).expand_as(s), h_prev[rows], back
+                (gate_shared[rows] * s).sum(-1, keepdim=True).expand_as(s), h_prev, back
             )
             r.mul_(forget_share[rows]).add_(shared)
         else:
-            r_hidden = h_prev[rows] * back
+            r_hidden = h_prev * back
             r.mul_(forget_share[rows])
         if t == 0:
             r_h0, r_c0 = r_hidden, r.clone()

@@ -45,7 +45,7 @@ void forward_steps(at::Tensor pre, at::Tensor gates, at::Tensor c, at::Tensor h,
 
 std::vector<at::Tensor> relevance_all_steps(
     at::Tensor relevance, at::Tensor scaled, const at::Tensor& incoming,
-    const at::Tensor& input_share, const at::Tensor& forget_share, const at::Tensor& h_prev,
+    const at::Tensor& input_share, const at::Tensor& forget_share, const at::Tensor& h,
     const at::Tensor& w_hg, const std::vector<int64_t>& sizes,
     const std::vector<int64_t>& offsets, const std::optional<at::Tensor>& cell_shared,
     const std::optional<at::Tensor>& gate_denominator,
@@ -67,12 +67,13 @@ std::vector<at::Tensor> relevance_all_steps(
       s.addcdiv_(shared.expand_as(s), gate_denominator->narrow(0, o, n));
     }
     auto back = at::matmul(s, w_hg);
+    auto h_prev = t > 0 ? h.narrow(0, offsets[t - 1], n) : at::zeros_like(s);
     if (delta) {
       r_hidden = at::addcmul((gate_shared->narrow(0, o, n) * s).sum(-1, true).expand_as(s),
-                             h_prev.narrow(0, o, n), back);
+                             h_prev, back);
       r.mul_(forget_share.narrow(0, o, n)).add_(shared);
     } else {
-      r_hidden = h_prev.narrow(0, o, n) * back;
+      r_hidden = h_prev * back;
       r.mul_(forget_share.narrow(0, o, n));
     }
     if (t == 0) {
@@ -82,6 +83,45 @@ std::vector<at::Tensor> relevance_all_steps(
     r.add_(r_hidden);
   }
   return {r_h0, r_c0};
+}
+
+// LRP-all's per-element shares, as lstm._relevance_all computes them with tensor operations
+// (same IEEE operations in the same order, so the same bits): with c' = c + ε sign c and
+// p' = pre_g + ε sign pre_g, input_share = i g / c' / p' and forget_share = f c_{t-1} / c'.
+std::vector<at::Tensor> all_shares(const at::Tensor& c, const at::Tensor& i,
+                                   const at::Tensor& f, const at::Tensor& g,
+                                   const at::Tensor& pre_g, const at::Tensor& previous,
+                                   double eps) {
+  auto input_share = at::empty_like(c, at::MemoryFormat::Contiguous);
+  auto forget_share = at::empty_like(c, at::MemoryFormat::Contiguous);
+  const int64_t rows = c.size(0), d = c.size(1);
+  AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "all_shares", [&] {
+    const scalar_t e = static_cast<scalar_t>(eps);
+    auto C = c.accessor<scalar_t, 2>();
+    auto I = i.accessor<scalar_t, 2>();
+    auto F = f.accessor<scalar_t, 2>();
+    auto G = g.accessor<scalar_t, 2>();
+    auto P = pre_g.accessor<scalar_t, 2>();
+    auto prev = previous.accessor<int64_t, 1>();
+    auto IS = input_share.accessor<scalar_t, 2>();
+    auto FS = forget_share.accessor<scalar_t, 2>();
+    for (int64_t k = 0; k < rows; ++k) {
+      const int64_t p = prev[k];
+      for (int64_t j = 0; j < d; ++j) {
+        const scalar_t cv = C[k][j];
+        const scalar_t cd = cv >= 0 ? cv + e : cv - e;
+        const scalar_t pv = P[k][j];
+        const scalar_t gd = pv >= 0 ? pv + e : pv - e;
+        const scalar_t cp = p == 0 ? scalar_t(0) : C[p - 1][j];
+        const scalar_t ig = I[k][j] * G[k][j];
+        const scalar_t igc = ig / cd;
+        IS[k][j] = igc / gd;
+        const scalar_t fc = F[k][j] * cp;
+        FS[k][j] = fc / cd;
+      }
+    }
+  });
+  return {input_share, forget_share};
 }
 """
 
@@ -98,10 +138,10 @@ def _build() -> None:
         from torch.utils.cpp_extension import load_inline
 
         module = load_inline(
-            name="textlrp_lstm_steps_v1",
+            name="textlrp_lstm_steps_v2",
             cpp_sources=SOURCE,
-            functions=["forward_steps", "relevance_all_steps"],
-            extra_cflags=["-O2"],
+            functions=["forward_steps", "relevance_all_steps", "all_shares"],
+            extra_cflags=["-O2", "-ffp-contract=off"],
             verbose=False,
         )
         _state["module"] = module
