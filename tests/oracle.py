@@ -1,7 +1,7 @@
 """A slow reference implementation of the spec, written for the tests only.
 
 One sentence at a time, one time step at a time, in NumPy float64, with the formulas of
-lrp-spec.md §1–3 written out literally (gate names i, g, f, o; the ε-rule as an explicit
+docs/spec.md (spec §1–5) written out literally (gate names i, g, f, o; the ε-rule as an explicit
 lower×upper message matrix). The engine is checked against it.
 """
 

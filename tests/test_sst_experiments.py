@@ -17,7 +17,13 @@ from textlrp.cli.main import main as textlrp_main
 from textlrp.data import SST_CLASS_NAMES
 from textlrp.experiments.sst.cache import StageCache
 from textlrp.experiments.sst.common import occlusion_relevance
-from textlrp.experiments.sst.composition import combinations, group_by_class, polarity_classes
+from textlrp.experiments.sst.composition import (
+    combinations,
+    group_by_class,
+    modifier_shares,
+    polarity_classes,
+    top_polar_words,
+)
 from textlrp.experiments.sst.deletion import (
     condensed,
     delete_words,
@@ -133,10 +139,17 @@ def test_positional_distribution_uses_magnitudes_and_sums_to_one():
     assert one.sum() == pytest.approx(1.0)
     assert one[:6].sum() == pytest.approx(0.0)  # all mass on the last third
     assert one[7:].sum() == pytest.approx(0.9) and one[6] == pytest.approx(0.1)
-    # Each sentence counts equally: a large-relevance sentence does not dominate.
-    mixed = positional_distribution([np.array([100.0, 0.0]), np.array([0.0, 1.0])], 2)
+    sentences = [np.array([100.0, 0.0]), np.array([0.0, 1.0])]
+    # The paper: sum over sentences, then normalise: a large-relevance sentence weighs more.
+    summed = positional_distribution(sentences, 2)
+    assert summed.tolist() == pytest.approx([100 / 101, 1 / 101])
+    # Our variant: each sentence scaled to 1 first, so each counts equally.
+    mixed = positional_distribution(sentences, 2, normalise="sentence")
     assert mixed.tolist() == pytest.approx([0.5, 0.5])
-    assert positional_distribution([np.zeros(4)], 10).sum() == 0.0  # all-zero: left out
+    for normalise in ("total", "sentence"):
+        assert positional_distribution([np.zeros(4)], 10, normalise).sum() == 0.0  # left out
+    with pytest.raises(ValueError, match="normalise"):
+        positional_distribution(sentences, 2, normalise="mean")
 
 
 def test_encoder_gradients_add_up_to_the_whole_gradient():
@@ -179,6 +192,10 @@ def test_whitened_pca_recovers_axes_and_whitens():
     assert coords.shape == (4000, 2)
     assert np.cov(coords.T) == pytest.approx(np.eye(2), abs=1e-9)
     assert ratio == pytest.approx([9 / 10.01, 1 / 10.01], abs=0.02)
+    same, three = whitened_pca(data, 2, explained=3)  # PC3's share too, same 2-D projection
+    assert same.shape == (4000, 2) and three.shape == (3,)
+    assert three == pytest.approx([9 / 10.01, 1 / 10.01, 0.01 / 10.01], abs=0.02)
+    assert three.sum() == pytest.approx(1.0)
     # PC1 lies along the rotated first axis.
     projection = (data @ rotation.T)[:, :] @ rotation[:, 0]
     assert abs(np.corrcoef(coords[:, 0], projection)[0, 1]) > 0.99
@@ -229,12 +246,40 @@ def test_combinations_all_or_sampled_and_grouping():
         5,
     )
     assert groups["0"]["count"] == 2 and groups["0"]["mean_relevance"] == [2.0, 0.0]
+    assert groups["0"]["std_relevance"] == [1.0, 1.0] and groups["4"]["std_relevance"] == [0, 0]
+    assert groups["0"]["share"] == pytest.approx(2 / 3)
     assert set(groups) == {"0", "4"}
     assert polarity_classes(SST_CLASS_NAMES) == {
         "positive": [3, 4],
         "negative": [0, 1],
         "neutral": [2],
     }
+
+
+def test_top_polar_words_ranks_by_polarity_mass_among_predicted_words():
+    words = ["a", "b", "c", "d"]
+    probabilities = np.array(
+        [
+            [0.0, 0.1, 0.1, 0.3, 0.5],  # positive, mass 0.8
+            [0.0, 0.0, 0.05, 0.05, 0.9],  # positive, mass 0.95
+            [0.5, 0.1, 0.0, 0.2, 0.2],  # negative (argmax 0) despite positive mass 0.4
+            [0.1, 0.1, 0.2, 0.6, 0.0],  # positive, mass 0.6
+        ]
+    )
+    assert top_polar_words(words, probabilities, [3, 4], 2) == ["b", "a"]
+    assert top_polar_words(words, probabilities, [3, 4], 10) == ["b", "a", "d"]
+    assert top_polar_words(words, probabilities, [0, 1], 10) == ["c"]
+
+
+def test_modifier_shares_count_bigrams_in_the_wanted_classes():
+    model = small_model(4)
+    modifiers, targets = ["not", "very"], ["good", "dull", "film"]
+    shares = modifier_shares(model, modifiers, targets, [0, 1])
+    with torch.no_grad():
+        for m, share in zip(modifiers, shares, strict=True):
+            batch = encode_batch(model, [[m, w] for w in targets])
+            scores = model.forward_embedded(batch.inputs(model, torch.float32), batch.lengths)
+            assert share == pytest.approx(float(np.isin(scores.argmax(1).numpy(), [0, 1]).mean()))
 
 
 # ------------------------------------------------------------------ cache, document
@@ -330,7 +375,7 @@ def test_end_to_end_report_and_resume(tmp_path, capsys):
         "Sentence representations",
     ):
         assert title in report
-    assert "| decreasing: paper (drop) | 0 | 35 | 66 |" in report
+    assert "| decreasing: paper (zero) | 0 | 35 | 66 |" in report
     for png in (
         "deletion_drop.png",
         "deletion_zero.png",
@@ -361,3 +406,18 @@ def test_cli_rejects_bad_settings_with_a_one_line_error(tmp_path, capsys):
     )
     assert "--seeds" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_fig3_claims_say_when_sa_is_not_worse_than_random():
+    from textlrp.experiments.sst.sections.deletion import _fig3_claims
+
+    def scores(sa_wrong: float) -> dict[str, dict[str, float]]:
+        return {
+            "decreasing": {"lrp": 30.0, "gradient": 80.0, "random": 85.0},
+            "increasing": {"lrp": 35.0, "gradient": sa_wrong, "random": 9.0},
+        }
+
+    assert "does **not** reproduce: here SA does better than random" in _fig3_claims(scores(11))
+    text = _fig3_claims(scores(5))
+    assert "worse than random on the initially wrong sentences reproduces" in text
+    assert "does **not**" not in text

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from textlrp.errors import InputError
 from textlrp.experiments.toy import kernel
 from textlrp.experiments.toy import model as toy_model
 from textlrp.experiments.toy.data import make_split
@@ -441,3 +442,106 @@ def test_cli_entry_point(tmp_path, capsys):
     assert "sub ρ(R_a, n_a)" in page and "add ρ(R_a, n_a)" not in page
     assert "sub: 2 of 2 runs accepted" in capsys.readouterr().out  # first batch: 1 / (1/2)
     assert main(["--models", "0", "--out", str(tmp_path)]) == 2  # a usage error, one line
+
+
+def test_acceptance_needs_validation_and_test_mse():
+    from textlrp.experiments.toy.report import _accept
+
+    both, val_only = TrainConfig(accept_mse=1e-4), TrainConfig(accept_mse=1e-4, accept_test=False)
+    for config, expected in (
+        (both, [True, False, False, False]),
+        (val_only, [True, True, False, False]),
+    ):
+        runs = [
+            {"val_mse": 5e-5, "test_mse": 9e-5},
+            {"val_mse": 5e-5, "test_mse": 1.2e-4},  # the paper rejects this one
+            {"val_mse": 2e-4, "test_mse": 5e-5},
+            {"val_mse": None, "test_mse": float("nan")},  # a diverged run
+        ]
+        for run in runs:
+            _accept(run, config)
+        assert [r["accepted"] for r in runs] == expected
+        assert [r["accepted_val"] for r in runs] == [True, True, False, False]
+
+
+def test_resume_rescores_stored_runs_without_training(tmp_path, monkeypatch):
+    from textlrp.experiments.toy import report
+    from textlrp.experiments.toy.train import validation_mse
+
+    config = TrainConfig(steps=2, max_iter=3, accept_mse=float("inf"))
+    sizes = (200, 50, 60)
+    first = run_toy(
+        models=2,
+        task="add",
+        out=tmp_path / "a",
+        seed=3,
+        config=config,
+        data_sizes=sizes,
+        progress=False,
+    )
+    runs = first["training"]["add"]["runs"]
+    test = make_split("add", "test", 3, sizes[2])
+    params = torch.tensor([r["params"] for r in runs], dtype=torch.float64)
+    expected = validation_mse(params, test)
+    assert [r["test_mse"] for r in runs] == pytest.approx(expected.tolist(), rel=1e-12)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("resume must not train runs it already has")
+
+    def no_explaining(*args, **kwargs):
+        raise AssertionError("resume must reuse the models already evaluated")
+
+    monkeypatch.setattr(report, "train_models", no_training)
+    monkeypatch.setattr(report, "evaluate_params", no_explaining)
+    again = run_toy(
+        models=2,
+        task="add",
+        out=tmp_path / "b",
+        seed=3,
+        config=config,
+        data_sizes=sizes,
+        progress=False,
+        resume=tmp_path / "a" / "toy.json",
+    )
+    assert again["training"]["add"]["chosen_runs"] == first["training"]["add"]["chosen_runs"]
+    assert (
+        again["models"]["add"]
+        == json.loads((tmp_path / "a" / "toy.json").read_text())["models"]["add"]
+    )
+    assert "Test MSE of the 2 kept models" in (tmp_path / "b" / "toy.md").read_text()
+    with pytest.raises(InputError, match="another seed"):
+        run_toy(
+            models=2,
+            task="add",
+            out=tmp_path / "c",
+            seed=4,
+            config=config,
+            data_sizes=sizes,
+            progress=False,
+            resume=tmp_path / "a" / "toy.json",
+        )
+
+
+def test_toy_model_count_defaults_agree():
+    from textlrp.cli import reproduce_toy
+    from textlrp.experiments.toy import report
+
+    assert reproduce_toy.DEFAULT_MODELS == report.DEFAULT_MODELS == 50  # the paper's count
+
+
+@pytest.mark.skipif(not kernel.available(), reason=NO_NATIVE)
+def test_native_kernel_refuses_tensors_off_the_cpu():
+    data = _data(20, "add")
+    grouped = kernel.GroupedSequences(data.inputs, data.lengths, data.targets, torch.float64)
+    params = torch.zeros(2, 17, dtype=torch.float64, device="meta")
+    with pytest.raises(ValueError, match="CPU tensors"):
+        kernel.loss_and_grad(params, grouped)
+
+
+def test_native_kernel_flags_are_portable():
+    """No -march=native, no re-association or FMA contraction: results do not change
+    between machines of the same instruction-set level."""
+    flags = kernel._COMPILE + kernel._isa_flags()
+    assert "-march=native" not in flags
+    for needed in ("-fno-associative-math", "-fno-reciprocal-math", "-ffp-contract=off"):
+        assert needed in flags

@@ -38,4 +38,14 @@ __all__ = [
     "InputError",
     "ModelError",
     "DataError",
+    "explain_corpus",
 ]
+
+
+def __getattr__(name: str):
+    """``textlrp.explain_corpus`` is imported on first use (it needs the ``corpus`` extra)."""
+    if name == "explain_corpus":
+        from textlrp.corpus import explain_corpus
+
+        return explain_corpus
+    raise AttributeError(f"module 'textlrp' has no attribute {name!r}")

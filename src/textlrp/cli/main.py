@@ -23,6 +23,10 @@ COMMANDS = (
     "textlrp.cli.demo",
     "textlrp.cli.train",
     "textlrp.cli.reproduce",
+    "textlrp.cli.serve",
+    "textlrp.cli.explain_corpus",
+    "textlrp.cli.aggregate",
+    "textlrp.cli.evaluate",
 )
 
 

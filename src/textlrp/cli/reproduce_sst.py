@@ -51,7 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="ignore cached results (and overwrite them)"
     )
     parser.add_argument(
-        "--seeds", type=int, default=defaults.seeds, help="random-deletion runs (default 10)"
+        "--seeds",
+        type=int,
+        default=defaults.seeds,
+        help=f"random-deletion runs (default {defaults.seeds})",
     )
     parser.add_argument(
         "--ig-steps",

@@ -3,8 +3,10 @@
 The release stores, per encoder ("Left" reads forwards, "Right" reads the reversed text),
 ``Wxh`` (4d×e), ``Whh`` (4d×d), ``bxh``, ``bhh`` (4d) with gate rows ordered i, g, f, o, and
 ``Why_Left``/``Why_Right`` (C×d) for an output layer without bias; ``vocab`` is a pickled list
-of words whose positions are the embedding rows. The embedding matrix itself was never
-published, so it is passed in (or read from ``embeddings.npy`` beside the weights).
+of words whose positions are the embedding rows. The release also has the embedding matrix
+(``model/embeddings.npy``), but its content is missing from every copy we could get (see
+``shared/data/arras2017-bilstm/README.md``), so it is passed in (or read from
+``embeddings.npy`` beside the weights, where you have the file).
 """
 
 from __future__ import annotations

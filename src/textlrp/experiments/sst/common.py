@@ -30,6 +30,9 @@ from textlrp.methods.builtin.occlusion import occluded_scores
 from textlrp.models.precision import in_dtype
 
 DTYPE = torch.float32
+# Methods with one relevance per word (no per-dimension split): their sentence vector
+# Σ_t R_t x_t is computed from the word-level relevance.
+WORD_LEVEL_METHODS = ("cd", "occlusion_f", "occlusion_p")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Settings:
     ig_steps: int = 16  # Gauss-Legendre points of Integrated Gradients
     max_ngrams: int = 20000  # n-grams evaluated per composition pattern (uniform sample)
     ngram_seed: int = 0
-    representation_target: str = "predicted"  # class the sentence vectors are explained for
+    representation_target: str = "true"  # class the sentence vectors are explained for (paper)
     dpi: int = 100
     batch_size: int = DEFAULT_BATCH_SIZE  # sentences per explain chunk (length-sorted)
 
@@ -163,6 +166,11 @@ class Context:
         per-encoder split) and, with ``per_dim``, ``vector`` = Σ_t R_t ⊙ x_t (B, e).
         ``mode`` only matters for occlusion (the way a word is removed).
         """
+        if per_dim and spec.method in WORD_LEVEL_METHODS:
+            # One relevance per word: the vector is Σ_t R_t x_t of the word-level entry, so
+            # reuse that entry (e.g. the deletion stage's) instead of explaining again.
+            base = self.relevance(spec, targets, mode, per_dim=False)
+            return {**base, "vector": word_weighted_sum(self.test_inputs(), base["relevance"])}
         target_index = self.targets_of(targets)
         settings = {
             "method": spec.method,

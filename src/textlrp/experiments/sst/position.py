@@ -2,9 +2,11 @@
 
 Test sentences of ≥ 19 words. Each sentence's span [0, 1] is cut into 10 equal intervals;
 word t of T covers [t/T, (t+1)/T), so a word straddling an interval boundary is split between
-the intervals in proportion to its overlap. Per sentence the absolute relevances are scaled to
-sum 1 (so every sentence counts equally), distributed over the intervals, and averaged over
-sentences: each curve sums to 1. Done per target class, for the whole model and per encoder
+the intervals in proportion to its overlap. As in the paper, the absolute relevances are
+distributed over the intervals, summed over the sentences, and the summed curve is normalised
+to sum 1 (so a sentence with more relevance weighs more). Our earlier variant, which scales
+each sentence to sum 1 first (every sentence counts equally), is computed too and reported as
+ours. Done per target class, for the whole model and per encoder
 (forward = left encoder reading x_1..x_T, backward = right encoder), for SA and LRP (|R|).
 
 SA per encoder is the squared norm of the gradient that flows through that encoder's final
@@ -20,14 +22,10 @@ import numpy as np
 import torch
 
 from textlrp.experiments.sst.common import (
-    CLASS_COLORS,
     DTYPE,
     Context,
     method_specs,
-    new_figure,
-    save_figure,
 )
-from textlrp.experiments.sst.document import Block, Image, Para, Table
 from textlrp.methods.base import EncodedBatch
 from textlrp.models.precision import in_dtype
 
@@ -40,7 +38,7 @@ CHUNK = 512
 def settings(ctx: Context) -> dict[str, Any]:
     """The settings this stage's cached result depends on."""
     s = ctx.settings
-    return {"min_length": s.min_position_length, "bins": s.bins}
+    return {"min_length": s.min_position_length, "bins": s.bins, "normalise": NORMALISATIONS}
 
 
 def position_weights(length: int, bins: int) -> np.ndarray:
@@ -53,21 +51,30 @@ def position_weights(length: int, bins: int) -> np.ndarray:
     return overlap * length
 
 
-def positional_distribution(relevances: list[np.ndarray], bins: int) -> np.ndarray:
-    """Mean over sentences of |R| / Σ|R| spread over ``bins`` intervals (sums to 1).
+NORMALISATIONS = ("total", "sentence")  # the paper's, then our earlier variant
 
-    Sentences whose relevance is all zero carry no information and are left out.
+
+def positional_distribution(
+    relevances: list[np.ndarray], bins: int, normalise: str = "total"
+) -> np.ndarray:
+    """|R| spread over ``bins`` intervals and combined over sentences; sums to 1.
+
+    ``normalise="total"`` (the 2017 paper): sum the sentences' binned |R|, then scale the sum
+    to 1. ``"sentence"`` (our variant): scale each sentence's |R| to sum 1 first, then average.
+    Sentences whose relevance is all zero (or not finite) are left out.
     """
+    if normalise not in NORMALISATIONS:
+        raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {normalise!r}")
     total = np.zeros(bins)
-    used = 0
     for relevance in relevances:
         magnitude = np.abs(np.asarray(relevance, dtype=np.float64))
         mass = magnitude.sum()
         if mass <= 0 or not np.isfinite(mass):
             continue
-        total += (magnitude / mass) @ position_weights(len(magnitude), bins)
-        used += 1
-    return total / used if used else total
+        scale = mass if normalise == "sentence" else 1.0
+        total += (magnitude / scale) @ position_weights(len(magnitude), bins)
+    mass = total.sum()
+    return total / mass if mass > 0 else total
 
 
 def supports_encoder_split(model: torch.nn.Module) -> bool:
@@ -129,7 +136,13 @@ def compute(ctx: Context) -> dict[str, Any]:
     split = supports_encoder_split(ctx.model)
     lrp = method_specs(s)["lrp"]
     bar = ctx.bar(2 * len(classes), NAME)
-    result: dict[str, Any] = {"n": int(len(index)), "encoder_split": split, "sa": {}, "lrp": {}}
+    result: dict[str, Any] = {
+        "n": int(len(index)),
+        "encoder_split": split,
+        "sa": {},
+        "lrp": {},
+        "per_sentence": {"sa": {}, "lrp": {}},
+    }
     if len(index) == 0:
         bar.close()
         return result
@@ -139,12 +152,7 @@ def compute(ctx: Context) -> dict[str, Any]:
         else:  # SA of the whole model only
             whole = ctx.relevance(method_specs(s)["gradient"], c)["relevance"][index]
             sa = {"total": whole}
-        result["sa"][str(c)] = {
-            part: positional_distribution(
-                [sa[part][i, :n] for i, n in enumerate(lengths)], s.bins
-            ).tolist()
-            for part in sa
-        }
+        _distributions(result, "sa", c, sa, lengths, s.bins)
         bar.update()
         arrays = ctx.relevance(lrp, c)
         relevance = arrays["relevance"][index]
@@ -153,15 +161,28 @@ def compute(ctx: Context) -> dict[str, Any]:
         if by_direction.ndim == 3 and by_direction.shape[2] == 2:
             parts["forward"] = by_direction[index, :, 0]
             parts["backward"] = by_direction[index, :, 1]
-        result["lrp"][str(c)] = {
-            part: positional_distribution(
-                [values[i, :n] for i, n in enumerate(lengths)], s.bins
-            ).tolist()
-            for part, values in parts.items()
-        }
+        _distributions(result, "lrp", c, parts, lengths, s.bins)
         bar.update()
     bar.close()
     return result
+
+
+def _distributions(
+    result: dict[str, Any],
+    method: str,
+    target: int,
+    parts: dict[str, np.ndarray],
+    lengths: np.ndarray,
+    bins: int,
+) -> None:
+    """Store the paper's curves under result[method] and the variant's under per_sentence."""
+    for normalise, where in (("total", result), ("sentence", result["per_sentence"])):
+        where[method][str(target)] = {
+            part: positional_distribution(
+                [values[i, :n] for i, n in enumerate(lengths)], bins, normalise
+            ).tolist()
+            for part, values in parts.items()
+        }
 
 
 def centre(distribution: list[float]) -> float:
@@ -169,97 +190,3 @@ def centre(distribution: list[float]) -> float:
     weights = np.asarray(distribution)
     centres = (np.arange(len(weights)) + 0.5) / len(weights)
     return float((weights * centres).sum() / weights.sum()) if weights.sum() > 0 else float("nan")
-
-
-def _plot(result: dict[str, Any], names: list[str], path, dpi: int, bins: int) -> None:
-    figure = new_figure(11, 6.2)
-    axes = figure.subplots(2, 3, sharex=True)
-    x = (np.arange(bins) + 0.5) / bins
-    for r, (method, label) in enumerate((("sa", "SA"), ("lrp", "LRP |R|"))):
-        for col, part in enumerate(PARTS):
-            ax = axes[r][col]
-            for c, name in enumerate(names):
-                values = result[method].get(str(c), {}).get(part)
-                if values is None:
-                    continue
-                ax.plot(
-                    x,
-                    values,
-                    marker="o",
-                    markersize=3,
-                    color=CLASS_COLORS[c % len(CLASS_COLORS)],
-                    label=name,
-                )
-            ax.set_title(f"{label}: {part if part == 'total' else part + ' encoder'}", fontsize=10)
-            ax.grid(alpha=0.3)
-            if r == 1:
-                ax.set_xlabel("position in sentence")
-            if col == 0:
-                ax.set_ylabel("share of relevance")
-    axes[0][0].legend(fontsize=7, title="target class", title_fontsize=7)
-    save_figure(figure, path, dpi)
-
-
-def section(result: dict[str, Any], ctx: Context) -> list[Block]:
-    """The report blocks for ``result``; draws the stage's figures into ``ctx.out``."""
-    s = ctx.settings
-    names = ctx.class_names
-    png = "position.png"
-    _plot(result, names, ctx.out / png, s.dpi, s.bins)
-    rows = []
-    for method, label in (("sa", "SA"), ("lrp", "LRP |R|")):
-        for part in PARTS:
-            cells = []
-            for c in range(len(names)):
-                values = result[method].get(str(c), {}).get(part)
-                cells.append(
-                    "–"
-                    if values is None
-                    else f"{centre(values):.2f} (first {values[0]:.2f}, last {values[-1]:.2f})"
-                )
-            rows.append([label, part] + cells)
-    blocks: list[Block] = [
-        Para(
-            f"{result['n']} test sentences of ≥ {s.min_position_length} words, {s.bins} "
-            "intervals; a word straddling an interval boundary is split between the intervals "
-            "in proportion to its overlap. Each sentence's |R| is scaled to sum 1, so every "
-            "curve sums to 1. Forward encoder = the left one (reads the sentence left to "
-            "right), backward = the right one. SA per encoder: squared gradient through that "
-            "encoder's final state alone."
-            + (
-                ""
-                if result["encoder_split"]
-                else " This model has no two-encoder read-out, so only the totals are shown."
-            )
-        ),
-        Image(png, "relevance over sentence position"),
-        Para(
-            "Centre of mass of each curve (0 = sentence start, 1 = end), with the share of "
-            "the first and the last interval:"
-        ),
-        Table(["method", "part"] + names, rows),
-    ]
-    notes = []
-    for method, label in (("sa", "SA"), ("lrp", "LRP")):
-        by_class = result[method]
-        if not by_class or "forward" not in next(iter(by_class.values())):
-            continue
-        fwd = np.mean([centre(v["forward"]) for v in by_class.values()])
-        bwd = np.mean([centre(v["backward"]) for v in by_class.values()])
-        tot = np.mean([centre(v["total"]) for v in by_class.values()])
-        notes.append(
-            f"{label}: mean centre of mass {tot:.2f} in total, {fwd:.2f} for the forward and "
-            f"{bwd:.2f} for the backward encoder"
-        )
-    blocks.append(
-        Para(
-            "**Paper.** 2017 Fig. 4 shows these distributions for SA and LRP, per target class, "
-            "in total and per encoder. **Ours**: "
-            + ("; ".join(notes) + "." if notes else "–")
-            + " An encoder's final state was updated last by the words it read last: the forward "
-            "encoder's by the sentence end, the backward encoder's by the sentence start. A centre "
-            "of mass shifted that way shows this recency. Compare the shapes with the paper's "
-            "figure. We do not restate the paper's curves here."
-        )
-    )
-    return blocks

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from textlrp.experiments.sst.common import Context, method_specs
-from textlrp.experiments.sst.document import Block, Para, Table
 
 NAME = "top_words"
 TITLE = 'Most and least relevant words for "very positive" (2017 Table 1)'
@@ -76,55 +75,3 @@ def compute(ctx: Context) -> dict[str, Any]:
         bar.update()
     bar.close()
     return result
-
-
-def _cells(rows: list) -> list[str]:
-    return [f"{w} ({m:+.3g}, n={c})" for w, m, c in rows]
-
-
-def _table(result: dict[str, Any], top: int, min_count: int) -> tuple[Table, int]:
-    columns, headers = [], []
-    eligible = 0
-    for key, label in METHODS:
-        rows = [tuple(r) for r in result["methods"][key]["words"]]
-        most, least = extremes(rows, top, min_count)
-        eligible = sum(1 for r in rows if r[2] >= min_count)
-        columns += [_cells(most), _cells(least)]
-        headers += [f"{label}: most relevant", f"{label}: least relevant"]
-    height = max((len(c) for c in columns), default=0)
-    body = [[c[i] if i < len(c) else "" for c in columns] for i in range(height)]
-    return Table(["rank"] + headers, [[str(i + 1)] + row for i, row in enumerate(body)]), eligible
-
-
-def section(result: dict[str, Any], ctx: Context) -> list[Block]:
-    """The report blocks for ``result``; draws the stage's figures into ``ctx.out``."""
-    s = ctx.settings
-    target_name = ctx.class_names[result["target"]]
-    table, eligible = _table(result, s.top_words, s.min_count)
-    table_all, _ = _table(result, s.top_words, 1)
-    lrp_rows = [tuple(r) for r in result["methods"]["lrp"]["words"]]
-    lrp_most, lrp_least = extremes(lrp_rows, s.top_words, s.min_count)
-    return [
-        Para(
-            f"Every one of the {len(ctx.test)} test sentences is explained for the target "
-            f"class **{target_name}**, whatever its label. A word's score is the mean of its "
-            "relevance over all its occurrences in the test set (no per-sentence "
-            f"normalization); the first table keeps the {eligible} words that occur at least "
-            f"{s.min_count} times, the second every word. Cells: word (mean relevance, "
-            "occurrences)."
-        ),
-        Table(table.headers, table.rows),
-        Para("All words (count ≥ 1):"),
-        table_all,
-        Para(
-            "**Paper.** 2017 Table 1 lists such words for LRP and SA. LRP's most relevant "
-            "words for *very positive* are positive sentiment words and its least relevant ones "
-            "negative words, because LRP is signed. SA cannot make that distinction: a squared "
-            "gradient is never negative, so its least relevant words are words the score is "
-            "insensitive to, not words that speak against the class. "
-            f"**Ours**: LRP's top {len(lrp_most)}: {', '.join(w for w, _, _ in lrp_most)}; "
-            f"LRP's bottom {len(lrp_least)}: {', '.join(w for w, _, _ in lrp_least)}. "
-            "Compare the lists with the paper's by eye. They are not expected to match word "
-            "for word, since our model is a different training run."
-        ),
-    ]

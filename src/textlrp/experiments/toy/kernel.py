@@ -157,7 +157,13 @@ _SOURCE = (
     + _TWO_LOOP.replace("NAME", "toy_f32").replace("REAL", "float")
     + _TWO_LOOP.replace("NAME", "toy_f64").replace("REAL", "double")
 )
-_COMPILE = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC", "-std=c99"]
+# Reproducible across machines: one fixed instruction-set level instead of -march=native, no
+# re-association, no reciprocal rewriting, no fused multiply-add contraction. -ffast-math is
+# still needed for glibc's vectorised expf/tanhf (libmvec is declared only under it); with
+# the three -fno flags its remaining effects touch NaN/inf/signed-zero handling only.
+_PORTABLE = ["-ffast-math", "-fno-associative-math", "-fno-reciprocal-math", "-ffp-contract=off"]
+_COMPILE = ["-O3", *_PORTABLE, "-fopenmp-simd", "-fPIC", "-std=c99"]
+_X86_64_V3 = ("avx2", "fma", "bmi2", "movbe", "f16c")  # CPU flags of the x86-64-v3 level
 
 _library: ctypes.CDLL | None = None
 _load_error: str | None = None
@@ -168,17 +174,19 @@ def _cache_dir() -> Path:
     return Path(root) / "textlrp" / "kernels"
 
 
-def _cpu_key() -> str:
-    """Identifies the instruction set the library was built for (-march=native)."""
-    flags = ""
+def _isa_flags() -> list[str]:
+    """The fixed instruction-set level to build for: x86-64-v3 (AVX2) where the CPU has it.
+
+    The same flags on every such machine give the same vector math, so the same results.
+    """
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return []
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = line
-                break
+        cpu = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.machine() + flags
+        return []
+    flags = next((line.split() for line in cpu.splitlines() if line.startswith("flags")), [])
+    return ["-march=x86-64-v3"] if all(flag in flags for flag in _X86_64_V3) else []
 
 
 def _build(target: Path) -> None:
@@ -193,7 +201,7 @@ def _build(target: Path) -> None:
         # Compile with -ffast-math (glibc's vector math needs it) but link without it: GCC < 13
         # would otherwise link crtfastmath.o, which flushes denormals in the whole process.
         subprocess.run(
-            [compiler, *_COMPILE, "-c", str(source), "-o", str(obj)],
+            [compiler, *_COMPILE, *_isa_flags(), "-c", str(source), "-o", str(obj)],
             check=True,
             capture_output=True,
         )
@@ -213,7 +221,8 @@ def load() -> ctypes.CDLL | None:
     if os.environ.get("TEXTLRP_NO_NATIVE"):
         _load_error = "disabled by TEXTLRP_NO_NATIVE"
         return None
-    digest = hashlib.sha256((_SOURCE + " ".join(_COMPILE) + _cpu_key()).encode()).hexdigest()
+    flags = " ".join(_COMPILE + _isa_flags())
+    digest = hashlib.sha256((_SOURCE + flags + platform.machine()).encode()).hexdigest()
     target = _cache_dir() / f"toy_lstm_{digest[:16]}.so"
     try:
         if not target.is_file():
@@ -255,6 +264,7 @@ def two_loop(
     library = load()
     if library is None:
         raise RuntimeError(f"the native toy kernel is unavailable: {_load_error}")
+    _require_cpu(steps, dirs, rho, count, h_diag, grad)
     dtype = grad.dtype
     function = library.toy_f32_two_loop if dtype == torch.float32 else library.toy_f64_two_loop
     models, size, width = steps.shape
@@ -274,6 +284,16 @@ def two_loop(
         out.data_ptr(),
     )
     return out
+
+
+def _require_cpu(*tensors: torch.Tensor) -> None:
+    """The kernel reads raw CPU pointers: a GPU tensor's pointer would crash the process."""
+    for tensor in tensors:
+        if tensor.device.type != "cpu":
+            raise ValueError(
+                f"the native toy kernel takes CPU tensors, got one on {tensor.device}; "
+                "train with native=False (eager PyTorch) on other devices"
+            )
 
 
 class GroupedSequences:
@@ -323,6 +343,7 @@ def loss_and_grad(
     library = load()
     if library is None:
         raise RuntimeError(f"the native toy kernel is unavailable: {_load_error}")
+    _require_cpu(params)
     if params.dtype != data.dtype:
         raise ValueError(f"params are {params.dtype} but the data was prepared as {data.dtype}")
     function = library.toy_lstm_f32 if params.dtype == torch.float32 else library.toy_lstm_f64

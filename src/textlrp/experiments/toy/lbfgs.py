@@ -75,7 +75,8 @@ class BatchedLBFGS:
         self.config = config
         # The two-loop recursion is ~1000 tiny tensor operations per iteration in PyTorch;
         # the C version (same arithmetic, per model) takes microseconds.
-        self.native = kernel.available() if native is None else native
+        on_cpu = params.device.type == "cpu"
+        self.native = (on_cpu and kernel.available()) if native is None else native
         m, p = params.shape
         dtype = params.dtype
         self.lr = torch.full((m,), config.lr, dtype=torch.float64)

@@ -17,7 +17,7 @@ from textlrp.errors import InputError
 from textlrp.experiments.toy.data import SPLITS, TASKS, ToyData, make_split
 from textlrp.experiments.toy.evaluate import METHODS, evaluate_params
 from textlrp.experiments.toy.stats import STATISTICS, mean_std
-from textlrp.experiments.toy.train import TrainConfig, train_models
+from textlrp.experiments.toy.train import TrainConfig, train_models, validation_mse
 
 # Arras et al. 2019, Table 2 (mean over 50 accepted models per task), as printed there.
 # method -> task -> (ρ(R_a, n_a) %, ρ(R_b, n_b) %, share %, MSE)
@@ -59,6 +59,7 @@ PAPER_RUNS = "the paper kept 50 models per task; about 1/2 of the addition and 1
 PAPER_RUNS += "subtraction runs converged"
 HEADERS = {"rho_a": "ρ(R_a, n_a)", "rho_b": "ρ(R_b, n_b)", "share": "share", "mse": "MSE"}
 MAX_BATCH = 256
+DEFAULT_MODELS = 50  # accepted models per task, as in the paper
 
 
 def run_seed(seed: int, task: str, run: int) -> int:
@@ -78,6 +79,23 @@ def _next_batch_size(wanted: int, accepted: int, runs: int, room: int) -> int:
     return max(1, min(size, MAX_BATCH, room))
 
 
+def test_mse_of(params: list[list[float | None]], test: ToyData) -> list[float]:
+    """Test MSE of stored parameter rows (a row with a missing value gets NaN)."""
+    if not params:
+        return []
+    rows = [[math.nan if v is None else float(v) for v in row] for row in params]
+    mse = validation_mse(torch.tensor(rows, dtype=torch.float64), test)
+    return [float(v) for v in mse]
+
+
+def _accept(run: dict[str, Any], config: TrainConfig) -> None:
+    """Set a run's acceptance flags from its validation and test MSE (in place)."""
+    val, test = run["val_mse"], run["test_mse"]
+    run["accepted_val"] = val is not None and math.isfinite(val) and val < config.accept_mse
+    test_ok = test is not None and math.isfinite(test) and test < config.accept_mse
+    run["accepted"] = run["accepted_val"] and (test_ok or not config.accept_test)
+
+
 def train_task(
     task: str,
     wanted: int,
@@ -86,14 +104,27 @@ def train_task(
     config: TrainConfig,
     max_runs: int,
     progress: bool,
+    previous: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Train batches of runs until ``wanted`` are accepted (or ``max_runs`` were trained)."""
+    """Train batches of runs until ``wanted`` are accepted (or ``max_runs`` were trained).
+
+    A run is accepted when its validation MSE is below ``config.accept_mse`` and, with
+    ``config.accept_test``, its test MSE too. ``previous``: runs stored by an earlier call
+    (same seed and data); they are re-scored under ``config`` and only the runs still needed
+    are trained (run ``k`` always gets the same initialisation, see :func:`run_seed`).
+    """
     runs: list[dict[str, Any]] = []
-    accepted = 0
+    for old in previous or []:
+        run = {key: value for key, value in old.items() if key != "accepted"}
+        runs.append(run)
+    for run, mse in zip(runs, test_mse_of([r["params"] for r in runs], data["test"]), strict=True):
+        run["test_mse"] = mse
+        _accept(run, config)
+    accepted = sum(r["accepted"] for r in runs)
     seconds = 0.0
     evaluations = 0
     native = False
-    batch = 0
+    batch = max((r["batch"] for r in runs), default=-1) + 1
     while accepted < wanted and len(runs) < max_runs:
         size = _next_batch_size(wanted, accepted, len(runs), max_runs - len(runs))
         seeds = [run_seed(seed, task, len(runs) + 1 + k) for k in range(size)]
@@ -108,19 +139,20 @@ def train_task(
         seconds += result.seconds
         evaluations += result.evaluations
         native = result.native
+        test_mse = test_mse_of(result.params.tolist(), data["test"])
         for k in range(size):
-            runs.append(
-                {
-                    "run": len(runs) + 1,
-                    "batch": batch,
-                    "run_seed": seeds[k],
-                    "train_loss": float(result.train_loss[k]),
-                    "val_mse": float(result.val_mse[k]),
-                    "accepted": bool(result.accepted[k]),
-                    "params": result.params[k].tolist(),
-                }
-            )
-        accepted += int(result.accepted.sum())
+            run = {
+                "run": len(runs) + 1,
+                "batch": batch,
+                "run_seed": seeds[k],
+                "train_loss": float(result.train_loss[k]),
+                "val_mse": float(result.val_mse[k]),
+                "test_mse": test_mse[k],
+                "params": result.params[k].tolist(),
+            }
+            _accept(run, config)
+            runs.append(run)
+            accepted += run["accepted"]
         if progress:
             print(
                 f"{task}: {accepted} of {len(runs)} runs accepted "
@@ -133,6 +165,7 @@ def train_task(
     return {
         "runs": runs,
         "accepted_total": accepted,
+        "accepted_val_total": sum(r["accepted_val"] for r in runs),
         "trained": len(runs),
         "runs_to_reach_wanted": runs_needed,
         "chosen_runs": [r["run"] for r in chosen],
@@ -142,13 +175,23 @@ def train_task(
     }
 
 
-def evaluate_task(training: dict[str, Any], test: ToyData, progress: bool) -> list[dict[str, Any]]:
-    """Table 2 statistics of every chosen model, in run order."""
+def evaluate_task(
+    training: dict[str, Any],
+    test: ToyData,
+    progress: bool,
+    previous: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Table 2 statistics of every chosen model, in run order (``previous``: per-model
+    results of an earlier call on the same test data, reused by run number)."""
     from tqdm import tqdm
 
     by_run = {r["run"]: r for r in training["runs"]}
+    known = {m["run"]: m for m in previous or []}
     results = []
     for run in tqdm(training["chosen_runs"], desc="explaining", disable=not progress, leave=False):
+        if run in known:
+            results.append(known[run])
+            continue
         params = torch.tensor(by_run[run]["params"], dtype=torch.float64)
         results.append({"run": run, "methods": evaluate_params(params, test)})
     return results
@@ -228,8 +271,7 @@ def markdown_report(result: dict[str, Any]) -> str:
         f" {result['config']['steps']} L-BFGS steps of {result['config']['max_iter']} iterations,"
         f" lr {result['config']['lr']} (×{result['config']['lr_factor']} after"
         f" {result['config']['patience']} steps without improvement), gradient norm clipped at"
-        f" {result['config']['clip_norm']}, accepted if validation MSE <"
-        f" {result['config']['accept_mse']:g}; data sizes"
+        f" {result['config']['clip_norm']}, {_criterion(result['config'])}; data sizes"
         f" {'/'.join(str(v) for v in result['data_sizes'].values())} (train/val/test).",
         "",
         "Runs:",
@@ -250,6 +292,7 @@ def markdown_report(result: dict[str, Any]) -> str:
             f" ({'native kernel' if t['native_kernel'] else 'eager PyTorch'},"
             f" {t['model_evaluations']} model evaluations)."
         )
+        lines.append(f"  {_test_mse_note(result, task)}")
     lines += [f"- Paper: {PAPER_RUNS}.", ""]
     header = ["method"]
     for task in tasks:
@@ -302,6 +345,37 @@ def markdown_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _criterion(config: dict[str, Any]) -> str:
+    threshold = f"{config['accept_mse']:g}"
+    if config.get("accept_test", False):
+        return f"accepted if validation MSE < {threshold} and test MSE < {threshold}"
+    return f"accepted if validation MSE < {threshold}"
+
+
+def _test_mse_note(result: dict[str, Any], task: str) -> str:
+    """Test MSE of the kept models, and the runs the test criterion turned away."""
+    training = result["training"][task]
+    by_run = {r["run"]: r for r in training["runs"]}
+    kept = [by_run[run].get("test_mse") for run in training["chosen_runs"]]
+    known = [v for v in kept if v is not None and math.isfinite(v)]
+    threshold = result["config"]["accept_mse"]
+    if not known:
+        return "Test MSE of the kept models: not recorded."
+    above = sum(v >= threshold for v in known)
+    text = (
+        f"Test MSE of the {len(kept)} kept models: median {np.median(known):.1e}, largest"
+        f" {max(known):.1e}; {above} of them at or above {threshold:g}."
+    )
+    turned = [r for r in training["runs"] if r.get("accepted_val") and not r.get("accepted", False)]
+    if turned:
+        listed = ", ".join(f"run {r['run']} ({r['test_mse']:.2e})" for r in turned)
+        text += (
+            f" {len(turned)} run(s) passed the validation criterion but not the test one and"
+            f" were not kept: {listed}."
+        )
+    return text
+
+
 def render_json(path: str | Path) -> str:
     """The Markdown page of a ``toy.json`` written by :func:`run_toy` (re-rendered offline)."""
     result = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -321,8 +395,25 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def _load_previous(path: str | Path, seed: int, config: TrainConfig, sizes: dict) -> dict:
+    """A stored ``toy.json`` whose runs can be reused: same seed, recipe and data sizes."""
+    try:
+        stored = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read {path} as a toy.json: {error}") from error
+    recipe = {k: v for k, v in dataclasses.asdict(config).items() if not k.startswith("accept")}
+    recipe.pop("native")
+    old = {k: stored.get("config", {}).get(k) for k in recipe}
+    if stored.get("seed") != seed or old != recipe or stored.get("data_sizes") != sizes:
+        raise InputError(
+            f"{path} was made with another seed, recipe or data size; its runs cannot be "
+            "reused (run without --resume, or with the same settings)"
+        )
+    return stored
+
+
 def run_toy(
-    models: int = 5,
+    models: int = DEFAULT_MODELS,
     task: str = "both",
     out: str | Path = "out/toy",
     seed: int = 0,
@@ -331,13 +422,17 @@ def run_toy(
     data_sizes: tuple[int, int, int] | None = None,
     progress: bool = True,
     command: str | None = None,
+    resume: str | Path | None = None,
 ) -> dict[str, Any]:
     """Reproduce Table 2: train until ``models`` are accepted per task, evaluate, write files.
 
     ``task`` is ``"add"``, ``"sub"`` or ``"both"``. Writes ``out/toy.md`` (the table beside the
     paper's) and ``out/toy.json`` (settings, every run, per-model statistics) and returns the
     JSON content. ``max_runs`` (default 20 × models, at least 64) bounds the training per task;
-    ``data_sizes`` (train, val, test) shrinks the data for quick checks.
+    ``data_sizes`` (train, val, test) shrinks the data for quick checks. ``resume``: a
+    ``toy.json`` of an earlier run with the same seed, recipe and data sizes; its trained runs
+    are re-scored under ``config``'s acceptance rule, only missing runs are trained and only
+    models not evaluated before are explained.
     """
     if task not in (*TASKS, "both"):
         raise InputError(f"unknown task '{task}'; choose add, sub or both")
@@ -348,6 +443,7 @@ def run_toy(
     max_runs = max_runs if max_runs is not None else max(20 * models, 64)
     sizes = dict(zip(SPLITS, data_sizes or [s[1] for s in SPLITS.values()], strict=True))
     started = time.perf_counter()
+    stored = _load_previous(resume, seed, config, sizes) if resume is not None else None
     result: dict[str, Any] = {
         "command": command
         or f"textlrp reproduce toy --models {models} --task {task} --out {out} --seed {seed}",
@@ -370,11 +466,19 @@ def run_toy(
     }
     for name in tasks:
         data = {split: make_split(name, split, seed, sizes[split]) for split in SPLITS}
-        training = train_task(name, models, data, seed, config, max_runs, progress)
+        old_runs = stored["training"][name]["runs"] if stored and name in stored["tasks"] else None
+        old_models = stored["models"][name] if stored and name in stored["tasks"] else None
+        training = train_task(name, models, data, seed, config, max_runs, progress, old_runs)
+        if stored and name in stored["tasks"]:
+            training["train_seconds"] += stored["training"][name]["train_seconds"]
+            training["model_evaluations"] += stored["training"][name]["model_evaluations"]
+            training["native_kernel"] |= stored["training"][name]["native_kernel"]
         result["training"][name] = training
-        result["models"][name] = evaluate_task(training, data["test"], progress)
+        result["models"][name] = evaluate_task(training, data["test"], progress, old_models)
         result["summary"][name] = summarize(result["models"][name])
     result["total_seconds"] = time.perf_counter() - started
+    if stored is not None:
+        result["resumed_from"] = {"command": stored["command"], "seconds": stored["total_seconds"]}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "toy.json").write_text(json.dumps(_json_ready(result), indent=1), encoding="utf-8")
