@@ -1,66 +1,71 @@
-"""Benchmark: every registered explanation method on the SST test sentences, batched.
+"""Benchmark: every registered explanation method against one batched forward pass.
 
-Prints each method's time and its cost as a multiple of one batched forward pass, beside the
-complexity class of Arras et al. (2019, Table 1): gradient-type methods and LRP Θ(2T) (one
-forward and one backward pass), occlusion and CD Θ(T²).
+Prints, per method, the whole explain() call as a multiple of one batched forward pass of the
+same model on the same texts (min and median over --repeats, ratios measured in one run),
+beside the target: gradient-type methods and LRP one forward plus one backward pass (≤ 3×),
+Integrated Gradients n points × that, occlusion and CD one forward pass per occluded copy or
+span (≤ Σ len² / Σ len, the tokens all copies hold over the tokens of the batch).
 
-    python benchmarks/bench_methods.py [--data-dir DIR] [--model PATH] [--dtype float32]
+    python benchmarks/bench_methods.py [--model bundled|arras2017|PATH] [--dtype float32]
+                                       [--methods a,b] [--ig-steps 50] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 
-import torch
-from common import test_sentences, timed
+from common import add_common_arguments, batched_forward, machine, ratios, setup, test_sentences
 
 import textlrp
-from textlrp.batching import encode_batch
+from textlrp.methods.builtin.integrated_gradients import DEFAULT_STEPS
 
-COMPLEXITY = {
-    "gradient": "Θ(2T)",
-    "gradient_x_input": "Θ(2T)",
-    "lrp": "Θ(2T)",
-    "lrp_cons": "Θ(2T)",
-    "occlusion_f": "Θ(T²)",
-    "occlusion_p": "Θ(T²)",
-    "cd": "Θ(T²)",
-    "integrated_gradients": "Θ(2T·steps)",
-}
+
+def targets(texts: list[list[str]], ig_steps: int) -> dict[str, float]:
+    lengths = [len(t) for t in texts]
+    per_copy = sum(n * n for n in lengths) / sum(lengths)
+    return {
+        "gradient": 3.0,
+        "gradient_x_input": 3.0,
+        "lrp": 2.5,
+        "lrp_cons": 2.5,
+        "integrated_gradients": 3.0 * ig_steps,
+        "occlusion_f": per_copy,
+        "occlusion_p": per_copy,
+        "cd": per_copy,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None, help="folder with the SST tree files")
-    parser.add_argument("--model", default=None, help="model file (default: the bundled model)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--repeats", type=int, default=1)
+    add_common_arguments(parser)
+    parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--ig-steps", type=int, default=DEFAULT_STEPS)
     args = parser.parse_args()
 
-    model = textlrp.load_model(args.model).to(textlrp.api.DTYPES[args.dtype])
-    sentences, source = test_sentences(model, args.data_dir)
-    batch = encode_batch(model, sentences)
+    loaded = setup(args)
+    model = copy.deepcopy(loaded).to(textlrp.api.DTYPES[args.dtype])
+    texts, source = test_sentences(model, args.data_dir)
+    names = args.methods.split(",") if args.methods else textlrp.available_methods()
+    goal = targets(texts, args.ig_steps)
 
-    def forward() -> None:
-        with torch.no_grad():
-            model(batch.token_ids, batch.lengths)
+    def run(name: str):
+        options = {"steps": args.ig_steps} if name == "integrated_gradients" else {}
+        return lambda: textlrp.explain(model, texts, method=name, dtype=args.dtype, **options)
 
-    t_forward = timed(forward, 3)
-    print(
-        f"data: {source}, {len(sentences)} sentences; dtype {args.dtype}; "
-        f"torch threads {torch.get_num_threads()}"
-    )
-    print(f"one batched forward pass: {t_forward * 1000:.1f} ms\n")
-    print(f"| {'method':22s} | {'seconds':>8s} | {'× forward':>9s} | paper's class |")
-    print(f"|{'-' * 24}|{'-' * 10}|{'-' * 11}|---------------|")
-    for name in textlrp.available_methods():
-        seconds = timed(
-            lambda name=name: textlrp.explain(model, sentences, method=name, dtype=args.dtype),
-            args.repeats,
-        )
+    print(f"data: {source}, {len(texts)} texts; model {args.model}, dtype {args.dtype}")
+    print(f"machine: {machine()}\n")
+    print(f"| {'method':22s} | seconds | min × fwd | median × fwd | target × fwd |")
+    print(f"|{'-' * 24}|---------|-----------|--------------|--------------|")
+    forward = batched_forward(model, texts)
+    for name in names:
+        repeats = 1 if name in ("integrated_gradients", "cd") else args.repeats
+        low, median, seconds = ratios(forward, {name: run(name)}, repeats)[name]
+        target = goal.get(name, float("nan"))
+        mark = "ok" if low <= target else "MISSED"
         print(
-            f"| {name:22s} | {seconds:8.2f} | {seconds / t_forward:9.1f} | "
-            f"{COMPLEXITY.get(name, '?'):13s} |"
+            f"| {name:22s} | {seconds:7.2f} | {low:9.2f} | {median:12.2f} | "
+            f"{target:9.1f} {mark:>2s} |"
         )
 
 

@@ -177,16 +177,16 @@ def test_a_document_of_200000_words():
 
 @pytest.mark.parametrize("method", ["occlusion_f", "integrated_gradients"])
 def test_long_documents_go_in_passes_of_bounded_size(method, monkeypatch):
-    """A memory budget of two copies of the longest document per pass changes nothing."""
+    """A memory budget of one or two copies of the longest document per pass changes nothing."""
     from textlrp.methods.builtin import integrated_gradients, occlusion
 
     model = random_cnn(widths=(2, 3), seed=8)
     docs = [WORDS * 4, WORDS[:5]]
     options = {"steps": 5} if method == "integrated_gradients" else {"mode": "drop"}
     reference = textlrp.explain(model, docs, method, dtype=torch.float64, **options)
-    budget = 2 * len(docs[0]) * model.config.embedding_dim
-    monkeypatch.setattr(occlusion, "CHUNK_ELEMENTS", budget)
-    monkeypatch.setattr(integrated_gradients, "CHUNK_ELEMENTS", budget)
+    # the smallest budget: one copy per gradient pass, two per forward-only (occlusion) pass
+    monkeypatch.setattr(occlusion, "rows_per_pass", lambda *args: 1)
+    monkeypatch.setattr(integrated_gradients, "rows_per_pass", lambda *args: 1)
     calls = []
     forward = model.forward_embedded
     monkeypatch.setattr(

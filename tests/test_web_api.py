@@ -396,7 +396,14 @@ def test_a_slow_request_does_not_block_a_fast_one(bundled):
 
         def call_slow():
             slow_result["response"] = http.post(
-                "/api/explain", json={"text": "the movie", "model": "slow", "dtype": "float64"}
+                "/api/explain",
+                # gradient runs the model's forward_embedded (LRP scores from its own trace)
+                json={
+                    "text": "the movie",
+                    "model": "slow",
+                    "dtype": "float64",
+                    "methods": ["gradient"],
+                },
             )
 
         thread = threading.Thread(target=call_slow)

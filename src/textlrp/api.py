@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from textlrp.batching import (
     EncodedBatch,
     Target,
     encode_batch,
+    fill_predicted,
     resolve_targets,
     run_in_chunks,
     score_batch,
@@ -19,6 +21,7 @@ from textlrp.batching import (
 from textlrp.errors import InputError
 from textlrp.explanation import Explanation, ExplanationBatch, Explanations
 from textlrp.methods.base import get_method
+from textlrp.models.precision import _fingerprint as parameter_fingerprint
 from textlrp.models.precision import in_dtype
 from textlrp.models.recurrent import check_finite_weights
 
@@ -124,13 +127,23 @@ def explain_batch(
     """Explain an already encoded batch (the shared back half of the ``explain`` functions)."""
     dtype = _resolve_dtype(dtype)
     info = get_method(method)
-    check_finite_weights(model)
+    _check_weights(model)
     # One eval-mode copy in ``dtype`` per call (none when the model already is one): the
     # caller's model is never switched between train and eval, nor converted.
     prepared = in_dtype(model, dtype)
-    scores = score_batch(prepared, batch, dtype, batch_size)
-    targets = resolve_targets(target, scores, list(model.class_names))
-    output = run_in_chunks(info.function, prepared, batch, targets, dtype, batch_size, options)
+    class_names = list(model.class_names)
+    if info.scores:
+        # The method's own forward pass gives the scores and the "predicted" targets.
+        targets = resolve_targets(target, None, class_names, batch.size, batch.mask.device)
+        output = run_in_chunks(info.function, prepared, batch, targets, dtype, batch_size, options)
+        scores = output.scores
+        if not torch.isfinite(scores).all():
+            raise InputError("the model produced NaN or inf scores; check the model's weights")
+        targets = fill_predicted(targets, scores)
+    else:
+        scores = score_batch(prepared, batch, dtype, batch_size)
+        targets = resolve_targets(target, scores, class_names)
+        output = run_in_chunks(info.function, prepared, batch, targets, dtype, batch_size, options)
     return _assemble(batch, output, scores, targets, model, method, options)
 
 
@@ -147,7 +160,25 @@ def _check_call(
         )
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    _check_weights(model)
+
+
+# model -> fingerprint of the parameters last found finite: a loop of one-sentence calls does
+# not scan the whole embedding matrix each time (it cost more than explaining the sentence).
+_CHECKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _check_weights(model: torch.nn.Module) -> None:
+    """:func:`check_finite_weights`, skipped while the parameters are unchanged since a pass."""
+    fingerprint = parameter_fingerprint(model)
+    try:
+        if _CHECKED.get(model) == fingerprint:
+            return
+    except TypeError:  # a model that cannot be weakly referenced is checked every time
+        check_finite_weights(model)
+        return
     check_finite_weights(model)
+    _CHECKED[model] = fingerprint
 
 
 def _resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
@@ -209,31 +240,44 @@ def _assemble(batch, output, scores, targets, model, method, options) -> Explana
     probabilities = torch.softmax(scores, dim=-1)
     predicted = scores.argmax(-1)
     class_names = list(model.class_names)
-    items = []
-    for i, tokens in enumerate(batch.tokens):
-        n = len(tokens)
-        items.append(
-            Explanation(
-                tokens=list(tokens),
-                relevance=relevance[i, :n].cpu(),
-                relevance_per_dim=None
-                if output.relevance_per_dim is None
-                else output.relevance_per_dim[i, :n].cpu(),
-                relevance_by_direction=None
-                if output.relevance_by_direction is None
-                else output.relevance_by_direction[i, :n].cpu(),
-                initial_state_relevance=float(initial[i]),
-                bias_relevance=float(bias[i]),
-                scores=scores[i].cpu(),
-                probabilities=probabilities[i].cpu(),
-                target=int(targets[i]),
-                predicted=int(predicted[i]),
-                class_names=class_names,
-                method=method,
-                options=dict(options),
-                unknown=batch.unknown[i, :n].tolist(),
-            )
+    # One Explanation per text, built from per-row views that a few batched calls make (a
+    # Python loop over tensor indexing would cost more than the explanation itself).
+    lengths = batch.lengths.tolist()
+    mask = batch.mask.cpu()
+
+    def rows(tensor: torch.Tensor | None) -> list[torch.Tensor | None]:
+        if tensor is None:
+            return [None] * count
+        return list(tensor.detach().cpu()[mask].split(lengths))
+
+    per_word = rows(relevance)
+    per_dim = rows(output.relevance_per_dim)
+    per_direction = rows(output.relevance_by_direction)
+    unknown = [row[:n] for row, n in zip(batch.unknown.tolist(), lengths, strict=True)]
+    scores_cpu, probabilities_cpu = scores.cpu(), probabilities.cpu()
+    score_rows, probability_rows = scores_cpu.unbind(0), probabilities_cpu.unbind(0)
+    initial_list, bias_list = initial.tolist(), bias.tolist()
+    target_list, predicted_list = targets.tolist(), predicted.tolist()
+    option_copy = dict(options)
+    items = [
+        Explanation(
+            tokens=list(batch.tokens[i]),
+            relevance=per_word[i],
+            relevance_per_dim=per_dim[i],
+            relevance_by_direction=per_direction[i],
+            initial_state_relevance=initial_list[i],
+            bias_relevance=bias_list[i],
+            scores=score_rows[i],
+            probabilities=probability_rows[i],
+            target=target_list[i],
+            predicted=predicted_list[i],
+            class_names=class_names,
+            method=method,
+            options=dict(option_copy),
+            unknown=unknown[i],
         )
+        for i in range(count)
+    ]
     explanation_batch = ExplanationBatch(
         tokens=batch.tokens,
         relevance=relevance,

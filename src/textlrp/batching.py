@@ -18,13 +18,24 @@ from textlrp.models.precision import in_dtype
 
 Target = int | str
 
+# Bytes one batched forward+backward pass may hold in activations. Measured on the SST test
+# set (benchmarks/bench_methods.py, Integrated Gradients): passes of ~512 sentence copies
+# (~30 MB) ran 2.4× faster than passes of 8192 (~0.5 GB, half of it page-fault system time);
+# passes that fit the caches and reuse the allocator's freed blocks are the fast ones.
+PASS_BUDGET_BYTES = 32 * 1024 * 1024
+
+# A target meaning "the class the model predicts", left for a method that computes the scores
+# in its own forward pass to resolve (``fill_predicted``); see ``MethodInfo.scores``.
+PREDICTED = -1
+
 # Sentences per chunk. Chunks hold sentences of similar length (the batch is sorted first),
 # so little time goes to padding; measured on the SST test set on 2 CPU cores, 128 was
 # fastest of 128..2210 (benchmarks/bench_lrp.py). On a GPU, larger chunks may pay off.
 DEFAULT_BATCH_SIZE = 128
-# Padded steps (rows × longest row) per chunk: SST chunks (128 × ≤56) stay whole; chunks of
-# long documents (20 Newsgroups: up to tens of thousands of tokens) get fewer rows.
-CHUNK_TOKENS = 2**16
+# Padded tokens per chunk at most. Long texts (200 documents of 600 tokens, bench_lrp.py
+# --long) ran fastest in chunks of ~32 documents (~19k tokens): 3.3× a forward pass against
+# 4.8× for chunks of 128 and 5.1× for 8 (per-step overhead); SST sentences stay at 128.
+CHUNK_TOKENS = 16384
 
 
 @dataclasses.dataclass
@@ -72,24 +83,41 @@ class EncodedBatch:
 
 
 def encode_batch(model: torch.nn.Module, tokens: list[list[str]]) -> EncodedBatch:
-    """Right-padded token indices; raises :class:`InputError` for a text of unknown words only."""
+    """Right-padded token indices; raises :class:`InputError` for a text of unknown words only.
+
+    One vocabulary look-up per token (cached per distinct token) and one tensor for the batch.
+    """
     vocab = model.vocab
-    encoded = [vocab.encode(sentence) for sentence in tokens]
-    for i, row in enumerate(encoded):
-        if all(index == vocab.unk_index for index in row):
-            raise InputError(
-                f"text #{i} ({' '.join(tokens[i])[:60]!r}) has no word in the model's "
-                "vocabulary; check the language/spelling or use a model trained on similar text"
-            )
-    lengths = torch.tensor([len(row) for row in encoded], dtype=torch.long)
+    lengths = torch.tensor([len(sentence) for sentence in tokens], dtype=torch.long)
+    flat = vocab.indices(token for sentence in tokens for token in sentence)
     steps = int(lengths.max())
-    ids = torch.full((len(tokens), steps), vocab.pad_index, dtype=torch.long)
-    for i, row in enumerate(encoded):
-        ids[i, : len(row)] = torch.tensor(row)
     mask = torch.arange(steps)[None, :] < lengths[:, None]
+    ids = torch.full((len(tokens), steps), vocab.pad_index, dtype=torch.long)
+    ids[mask] = torch.tensor(flat, dtype=torch.long)
     unknown = (ids == vocab.unk_index) & mask
+    all_unknown = torch.nonzero(unknown.sum(1) == lengths)
+    if all_unknown.numel():
+        i = int(all_unknown[0])
+        raise InputError(
+            f"text #{i} ({' '.join(tokens[i])[:60]!r}) has no word in the model's "
+            "vocabulary; check the language/spelling or use a model trained on similar text"
+        )
     device = model.embedding.weight.device
     return EncodedBatch(tokens, ids.to(device), lengths, mask.to(device), unknown)
+
+
+def rows_per_pass(model: torch.nn.Module, steps: int, dtype: torch.dtype) -> int:
+    """How many sentence copies of ``steps`` tokens one forward+backward pass should hold.
+
+    Estimated from what a recurrent pass keeps per token (input, four gates, cell and hidden
+    state per direction, and as much again for the gradient) against :data:`PASS_BUDGET_BYTES`.
+    """
+    config = getattr(model, "config", None)
+    units = getattr(config, "hidden_size", 64) * getattr(model, "num_directions", 1)
+    features = getattr(config, "embedding_dim", 64)
+    layers = getattr(config, "num_layers", 1)
+    per_token = 2 * (features + 6 * units * layers) * torch.finfo(dtype).bits // 8
+    return max(1, PASS_BUDGET_BYTES // (per_token * max(1, steps)))
 
 
 def length_order(lengths: torch.Tensor) -> torch.Tensor:
@@ -104,22 +132,22 @@ def unsort(tensor: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     return result
 
 
-def length_sorted_chunks(batch: EncodedBatch, batch_size: int):
+def length_sorted_chunks(batch: EncodedBatch, batch_size: int, max_tokens: int | None = None):
     """Yield ``(index, chunk)``: rows of similar length, cut to the chunk's longest row.
 
-    A chunk holds at most ``batch_size`` rows and, when its rows are long (documents rather
-    than sentences), at most :data:`CHUNK_TOKENS` padded steps (rows × longest row; at least
-    one row), so memory stays bounded whatever the lengths.
+    A chunk holds at most ``batch_size`` texts and, unless one text alone is longer, at most
+    ``max_tokens`` (default :data:`CHUNK_TOKENS`) padded tokens.
     """
+    max_tokens = CHUNK_TOKENS if max_tokens is None else max_tokens
     order = length_order(batch.lengths)
-    sorted_lengths = batch.lengths.cpu()[order].tolist()
+    sorted_lengths = batch.lengths[order].tolist()
     start = 0
     while start < batch.size:
-        longest = max(sorted_lengths[start], 1)  # sorted: a chunk's first row is its longest
-        rows = max(1, min(batch_size, CHUNK_TOKENS // longest))
-        index = order[start : start + rows]
-        yield index, batch.select(index, int(batch.lengths[index].max()))
-        start += rows
+        longest = sorted_lengths[start]
+        size = max(1, min(batch_size, max_tokens // max(1, longest)))
+        index = order[start : start + size]
+        yield index, batch.select(index, longest)
+        start += size
 
 
 def score_batch(
@@ -140,21 +168,37 @@ def score_batch(
 
 
 def resolve_targets(
-    target: Target | Sequence[Target], scores: torch.Tensor, class_names: list[str]
+    target: Target | Sequence[Target],
+    scores: torch.Tensor | None,
+    class_names: list[str],
+    count: int | None = None,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
     """One class index per sentence from "predicted", indices, names or a per-text list.
 
-    Indices may be Python ints, NumPy integers or 0-d tensors.
+    Indices may be Python ints, NumPy integers or 0-d tensors. Without ``scores`` (give
+    ``count``), "predicted" becomes :data:`PREDICTED`, for the method to resolve.
     """
-    count = scores.shape[0]
+    if scores is not None:
+        count, device = scores.shape[0], scores.device
     if _is_single_target(target):
-        per_text = [target] * count
-    else:
-        per_text = list(target)
-        if len(per_text) != count:
-            raise InputError(f"got {len(per_text)} targets for {count} texts; give one per text")
-    indices = [_target_index(t, scores[i], class_names) for i, t in enumerate(per_text)]
-    return torch.tensor(indices, dtype=torch.long, device=scores.device)
+        index = _target_index(target, class_names)
+        if index == PREDICTED and scores is not None:
+            return scores.argmax(-1)
+        return torch.full((count,), index, dtype=torch.long, device=device)
+    per_text = list(target)
+    if len(per_text) != count:
+        raise InputError(f"got {len(per_text)} targets for {count} texts; give one per text")
+    indices = torch.tensor(
+        [_target_index(t, class_names) for t in per_text], dtype=torch.long, device=device
+    )
+    return indices if scores is None else fill_predicted(indices, scores)
+
+
+def fill_predicted(targets: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """``targets`` with every :data:`PREDICTED` entry replaced by the argmax of its scores."""
+    targets = targets.to(scores.device)
+    return torch.where(targets == PREDICTED, scores.argmax(-1), targets)
 
 
 def _is_single_target(target: Any) -> bool:
@@ -165,17 +209,18 @@ def _is_single_target(target: Any) -> bool:
     return hasattr(target, "__index__") or getattr(target, "shape", None) == ()
 
 
-def _target_index(target: Any, scores: torch.Tensor, class_names: list[str]) -> int:
+def _target_index(target: Any, class_names: list[str]) -> int:
+    """A class index, or PREDICTED for "predicted"."""
     if isinstance(target, bool) or target is None:
         raise InputError(f"target must be 'predicted', a class index or a name, got {target!r}")
     if isinstance(target, str):
         if target == "predicted":
-            return int(scores.argmax())
+            return PREDICTED
         lowered = [name.lower() for name in class_names]
         if target.lower() in lowered:
             return lowered.index(target.lower())
         if target.isdigit():
-            return _target_index(int(target), scores, class_names)
+            return _target_index(int(target), class_names)
         raise InputError(
             f"unknown class name {target!r}; choose 'predicted' or one of: "
             + ", ".join(class_names)
@@ -217,16 +262,21 @@ def run_in_chunks(
     order = torch.cat(indices)
     steps = batch.mask.shape[1]
 
-    def merge(name: str) -> torch.Tensor | None:
+    def merge(name: str, time_axis: bool) -> torch.Tensor | None:
         parts = [getattr(output, name) for output in outputs]
         if any(part is None for part in parts):
             return None
-        if parts[0].dim() >= 2:
+        if len(parts) == 1:
+            part = parts[0]
+            return unsort(pad_time(part, steps) if time_axis and part.dim() >= 2 else part, order)
+        if time_axis and parts[0].dim() >= 2:
             parts = [pad_time(part, steps) for part in parts]
         return unsort(torch.cat(parts), order)
 
     fields = dataclasses.fields(outputs[0])
-    return type(outputs[0])(**{field.name: merge(field.name) for field in fields})
+    return type(outputs[0])(
+        **{field.name: merge(field.name, field.metadata.get("time_axis", True)) for field in fields}
+    )
 
 
 def pad_time(tensor: torch.Tensor, steps: int) -> torch.Tensor:

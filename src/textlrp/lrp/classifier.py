@@ -78,7 +78,6 @@ def trace_classifier(
     rnn = model.rnn
     is_gru = isinstance(rnn, torch.nn.GRU)
     weights_of = GRUWeights.from_module if is_gru else LSTMWeights.from_module
-    forward = gru_forward if is_gru else lstm_forward
     directions = 2 if rnn.bidirectional else 1
     layer_input = embedded
     layers: list[list[tuple[Any, Any]]] = []
@@ -88,10 +87,14 @@ def trace_classifier(
         for direction in range(directions):
             reverse = direction == 1
             weights = weights_of(rnn, layer, reverse, dtype)
-            x = reverse_padded(layer_input, lengths) if reverse else layer_input
-            trace = forward(weights, x, lengths)
+            if is_gru:
+                x = reverse_padded(layer_input, lengths) if reverse else layer_input
+                trace = gru_forward(weights, x, lengths)
+                out = reverse_padded(trace.outputs, lengths) if reverse else trace.outputs
+            else:  # the LSTM's packed layout reads a backward encoder's order itself
+                trace = lstm_forward(weights, layer_input, lengths, reverse)
+                out = trace.outputs
             per_direction.append((weights, trace))
-            out = reverse_padded(trace.outputs, lengths) if reverse else trace.outputs
             outputs.append(out)
         layers.append(per_direction)
         layer_input = torch.cat(outputs, dim=-1)
@@ -119,8 +122,9 @@ def trace_classifier(
 
 
 def linear(layer: torch.nn.Linear, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    out = x @ layer.weight.detach().to(dtype).T
-    return out if layer.bias is None else out + layer.bias.detach().to(dtype)
+    # As nn.Linear computes it, so that the trace's scores equal the module's bit for bit.
+    bias = None if layer.bias is None else layer.bias.detach().to(dtype)
+    return torch.nn.functional.linear(x, layer.weight.detach().to(dtype), bias)
 
 
 def head_forward(
@@ -189,27 +193,36 @@ def classifier_relevance(
 
     directions = len(trace.layers[-1])
     d = trace.layers[-1][0][0].hidden_size
-    # Relevance on every output h_t of each top-layer direction, in its own time order.
+    # Relevance on every output h_t of each top-layer direction, at the input positions.
     on_outputs = readout_relevance(trace, r_readout, eps, bias_factor)
-    incoming = split_directions(on_outputs, directions, d, trace.lengths)
+    incoming = split_directions(on_outputs, directions, d)
 
     initial_state = torch.zeros_like(scores[:, 0])
     for layer in range(len(trace.layers) - 1, -1, -1):
         to_inputs = []
         for direction, (weights, layer_trace) in enumerate(trace.layers[layer]):
-            propagate = gru_relevance if isinstance(weights, GRUWeights) else lstm_relevance
-            relevance = propagate(
-                weights, layer_trace, incoming[direction], eps, bias_factor, product_rule
-            )
+            reverse = direction == 1
+            if isinstance(weights, GRUWeights):
+                arriving = incoming[direction]
+                arriving = reverse_padded(arriving, trace.lengths) if reverse else arriving
+                relevance = gru_relevance(
+                    weights, layer_trace, arriving, eps, bias_factor, product_rule
+                )
+                r_in = relevance.inputs
+                r_in = reverse_padded(r_in, trace.lengths) if reverse else r_in
+            else:
+                relevance = lstm_relevance(
+                    weights, layer_trace, incoming[direction], eps, bias_factor, product_rule
+                )
+                r_in = relevance.inputs
             initial_state = initial_state + relevance.initial_hidden.sum(-1)
             initial_state = initial_state + relevance.initial_cell.sum(-1)
-            r_in = relevance.inputs
-            to_inputs.append(reverse_padded(r_in, trace.lengths) if direction == 1 else r_in)
+            to_inputs.append(r_in)
         if layer == 0:
             by_direction = torch.stack(to_inputs, dim=-1)
             break
         total = torch.stack(to_inputs).sum(0)  # (B, T, directions * d) in input time order
-        incoming = split_directions(total, directions, d, trace.lengths)
+        incoming = split_directions(total, directions, d)
     return LRPResult(
         unsort(by_direction, trace.order),
         unsort(initial_state, trace.order),
@@ -218,15 +231,9 @@ def classifier_relevance(
     )
 
 
-def split_directions(
-    relevance: torch.Tensor, directions: int, d: int, lengths: torch.Tensor
-) -> list[torch.Tensor]:
-    """Per-direction slices of (B, T, directions * d), each in that direction's time order."""
-    parts = []
-    for direction in range(directions):
-        part = relevance[..., direction * d : (direction + 1) * d]
-        parts.append(reverse_padded(part, lengths) if direction == 1 else part)
-    return parts
+def split_directions(relevance: torch.Tensor, directions: int, d: int) -> list[torch.Tensor]:
+    """Per-direction slices of (B, T, directions * d), at the input positions."""
+    return [relevance[..., k * d : (k + 1) * d] for k in range(directions)]
 
 
 def readout_relevance(

@@ -50,7 +50,7 @@ def active_counts(lengths: torch.Tensor, steps: int) -> list[int]:
     lengths = lengths.cpu()
     if bool((lengths[1:] > lengths[:-1]).any()):
         raise ValueError("the batch must be sorted by decreasing length")
-    return [int((lengths > t).sum()) for t in range(steps)]
+    return (lengths[None, :] > torch.arange(steps)[:, None]).sum(1).tolist()
 
 
 @dataclasses.dataclass
@@ -82,3 +82,69 @@ class LayerRelevance:
     inputs: torch.Tensor  # (B, T, I)
     initial_hidden: torch.Tensor  # (B, d)
     initial_cell: torch.Tensor  # (B, d); zero for a GRU, which has no cell state
+
+
+@dataclasses.dataclass
+class PackedLayout:
+    """Time-major packed rows of a length-sorted batch, as PyTorch's packed sequences hold them.
+
+    Step t's running sentences are the contiguous rows ``rows(t)`` (the first ``sizes[t]``
+    sentences), so a loop over time reads and writes contiguous blocks and computes nothing
+    for padding. ``reverse=True`` packs each sentence back to front (a backward encoder's
+    time order); :meth:`unpack` puts rows back at their input positions either way.
+    """
+
+    batch: int
+    steps: int
+    sizes: list[int]  # sentences running at each step
+    offsets: list[int]  # first packed row of each step
+    batch_sizes: torch.Tensor  # sizes as a CPU tensor, for torch.lstm/torch.gru
+    index: torch.Tensor  # (N,) flat position b * T + t of each packed row
+    previous: torch.Tensor  # (N,) 1 + packed row of the same sentence one step earlier, 0 at t=0
+    last: torch.Tensor  # (B,) packed row of each sentence's last step
+
+    @classmethod
+    def build(
+        cls, lengths: torch.Tensor, steps: int, device: torch.device, reverse: bool = False
+    ) -> PackedLayout:
+        lengths = lengths.cpu()
+        batch = lengths.shape[0]
+        sizes = active_counts(lengths, steps)
+        offsets = [0]
+        for size in sizes[:-1]:
+            offsets.append(offsets[-1] + size)
+        running = torch.arange(steps)[:, None] < lengths[None, :]  # (T, B), time-major
+        step, row = torch.nonzero(running, as_tuple=True)
+        position = lengths[row] - 1 - step if reverse else step
+        starts = torch.tensor(offsets, dtype=torch.long)
+        previous = torch.where(step > 0, starts[(step - 1).clamp(min=0)] + row + 1, 0)
+        last = starts[lengths - 1] + torch.arange(batch)
+        return cls(
+            batch,
+            steps,
+            sizes,
+            offsets,
+            torch.tensor(sizes, dtype=torch.long),
+            (row * steps + position).to(device),
+            previous.to(device),
+            last.to(device),
+        )
+
+    def rows(self, t: int) -> slice:
+        return slice(self.offsets[t], self.offsets[t] + self.sizes[t])
+
+    def pack(self, padded: torch.Tensor) -> torch.Tensor:
+        """(B, T, ...) -> (N, ...) in packed order."""
+        flat = padded.reshape(self.batch * self.steps, *padded.shape[2:])
+        return flat.index_select(0, self.index)
+
+    def unpack(self, packed: torch.Tensor) -> torch.Tensor:
+        """(N, ...) -> (B, T, ...), zero on padding, rows at their input positions."""
+        flat = packed.new_zeros(self.batch * self.steps, *packed.shape[1:])
+        flat.index_copy_(0, self.index, packed)
+        return flat.view(self.batch, self.steps, *packed.shape[1:])
+
+    def shifted(self, packed: torch.Tensor) -> torch.Tensor:
+        """Each row's value one step earlier in the same sentence (zero at the first step)."""
+        padded = torch.cat([packed.new_zeros(1, *packed.shape[1:]), packed])
+        return padded.index_select(0, self.previous)

@@ -18,6 +18,11 @@ def signed_eps(z: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.where(z >= 0, positive, -positive)
 
 
+def stabilized(z: torch.Tensor, eps: float) -> torch.Tensor:
+    """``z + eps * sign(z)`` (``sign(0) = +1``): the ε-rule's denominator in one pass."""
+    return torch.where(z >= 0, z + eps, z - eps)
+
+
 def eps_rule(
     lower: torch.Tensor,
     weight: torch.Tensor | None,

@@ -26,10 +26,20 @@ class MethodOutput:
     relevance_by_direction: torch.Tensor | None = None  # (B, T, directions)
     initial_state_relevance: torch.Tensor | None = None  # (B,) left on h_0, c_0
     bias_relevance: torch.Tensor | None = None  # (B,) absorbed by an output-layer bias
+    # (B, C) the model's class scores from the method's own forward pass; methods registered
+    # with ``scores=True`` return them and resolve "predicted" targets (``PREDICTED``) from them
+    scores: torch.Tensor | None = dataclasses.field(default=None, metadata={"time_axis": False})
 
 
 class Method(Protocol):
-    """An explanation method: explains every sentence of a padded batch at once."""
+    """An explanation method: explains every sentence of a padded batch at once.
+
+    ``targets`` holds one class index per sentence; a method registered with ``scores=True``
+    may also get :data:`~textlrp.batching.PREDICTED` (-1), meaning "the class the model
+    predicts", which it resolves from its own forward pass (``fill_predicted``) and then
+    returns those scores in ``MethodOutput.scores``: explain() then runs no forward pass of its
+    own. Methods registered without it always get resolved indices.
+    """
 
     def __call__(
         self, model: torch.nn.Module, batch: EncodedBatch, targets: torch.Tensor, **options: Any
@@ -42,20 +52,25 @@ class MethodInfo:
     function: Method
     description: str
     options: tuple[str, ...] = ()
+    scores: bool = False  # returns MethodOutput.scores and resolves PREDICTED targets itself
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
 
 
 def register(
-    name: str, description: str, options: tuple[str, ...] = ()
+    name: str, description: str, options: tuple[str, ...] = (), scores: bool = False
 ) -> Callable[[Method], Method]:
-    """Decorator that makes a method available to ``explain``, the CLI and the experiments."""
+    """Decorator that makes a method available to ``explain``, the CLI and the experiments.
+
+    ``scores=True``: the method computes the model's scores in its own forward pass (see
+    :class:`Method`), which saves explain() a forward pass of its own.
+    """
 
     def decorate(function: Method) -> Method:
         if name in _REGISTRY:
             raise RuntimeError(f"explanation method '{name}' registered twice")
-        _REGISTRY[name] = MethodInfo(name, function, description, options)
+        _REGISTRY[name] = MethodInfo(name, function, description, options, scores)
         return function
 
     return decorate

@@ -29,6 +29,11 @@ class Vocabulary:
 
     pad_index = 0
     unk_index = 1
+    CACHE_LIMIT = 1 << 20  # distinct raw tokens remembered by :meth:`indices`
+
+    def __getstate__(self) -> dict:
+        # The look-up cache is rebuilt on demand; copies and pickles leave it behind.
+        return {k: v for k, v in self.__dict__.items() if k != "_index_cache"}
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -45,7 +50,26 @@ class Vocabulary:
         return self.unk_index if index == self.pad_index else index
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
-        return [self.index(t) for t in tokens]
+        return self.indices(tokens)
+
+    def indices(self, tokens: Iterable[str]) -> list[int]:
+        """The rows of many tokens, as :meth:`index` gives them, in one pass.
+
+        Each distinct raw token is normalized and looked up once and then remembered, so a
+        corpus costs one dictionary look-up per token.
+        """
+        cache = self.__dict__.get("_index_cache")
+        if cache is None or len(cache) > self.CACHE_LIMIT:
+            cache = self.__dict__["_index_cache"] = {}
+        index = self.index
+        result = []
+        append = result.append
+        for token in tokens:
+            row = cache.get(token)
+            if row is None:
+                row = cache[token] = index(token)
+            append(row)
+        return result
 
     def is_known(self, token: str) -> bool:
         return self.normalize(token) in self.stoi and self.normalize(token) not in (PAD, UNK)

@@ -2,9 +2,9 @@
 
 R_{t,k} = x_{t,k} · ∫₀¹ ∂f_c(αx)/∂x_{t,k} dα, approximated by a quadrature rule
 Σ_j w_j ∂f_c(α_j x)/∂x (Gauss–Legendre by default, or a Riemann sum). Every sentence at every
-point α_j goes through the model in one batched forward and backward pass (split into at most
-:data:`CHUNK_ROWS` sentence copies per pass); the attributions sum to f_c(x) − f_c(0)
-(completeness) up to the quadrature error, which shrinks with more steps.
+point α_j goes through the model in batched forward and backward passes (of
+:func:`~textlrp.batching.rows_per_pass` sentence copies each); the attributions sum to
+f_c(x) − f_c(0) (completeness) up to the quadrature error, which shrinks with more steps.
 
 Written here rather than taken from Captum, whose quadrature weights are cast to float32
 (an error of ~1e-8 relative even in float64) and whose trapezoid weights sum to 1 − 1/n.
@@ -15,14 +15,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from textlrp.batching import rows_per_pass
 from textlrp.errors import InputError
 from textlrp.methods.base import EncodedBatch, MethodOutput, register
 from textlrp.models.precision import in_dtype
 
 DEFAULT_STEPS = 50
 DEFAULT_RULE = "gausslegendre"
-CHUNK_ROWS = 8192  # sentence copies (sentences × integration points) per pass
-CHUNK_ELEMENTS = 2**26  # input numbers (copies × steps × dims) per pass, for long documents
+CHUNK_ROWS = 8192  # at most this many sentence copies (sentences × points) per pass
 INTEGRATION_RULES = (
     "gausslegendre",
     "riemann_right",
@@ -76,7 +76,7 @@ def integrated_gradients_embeddings(
     with torch.no_grad():
         embedded = batch.inputs(model, dtype)
     count = batch.size
-    rows = min(CHUNK_ROWS, CHUNK_ELEMENTS // max(1, embedded[0].numel()))
+    rows = min(CHUNK_ROWS, rows_per_pass(model, embedded.shape[1], dtype))
     per_pass = max(1, rows // count)  # integration points per pass
     total = torch.zeros_like(embedded)
     for start in range(0, steps, per_pass):

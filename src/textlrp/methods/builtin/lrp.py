@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from textlrp.batching import fill_predicted
 from textlrp.errors import InputError
 from textlrp.lrp.classifier import classifier_relevance, trace_classifier
 from textlrp.lrp.conv import cnn_relevance, resolve_rules, trace_cnn
@@ -80,6 +81,7 @@ def run_lrp(
     _check_options(float(eps), float(bias_factor), product_rule)
     with torch.no_grad():
         trace = trace_classifier(model, batch.inputs(model, dtype), batch.lengths, dtype)
+        targets = fill_predicted(targets, trace.scores)
         result = classifier_relevance(
             model, trace, targets, float(eps), float(bias_factor), product_rule
         )
@@ -90,6 +92,7 @@ def run_lrp(
         relevance_by_direction=per_direction,
         initial_state_relevance=result.initial_state,
         bias_relevance=result.output_bias,
+        scores=result.scores,
     )
 
 
@@ -108,6 +111,7 @@ def run_cnn_lrp(
     conv_rule, head_rule = rules
     with torch.no_grad():
         trace = trace_cnn(model, batch.inputs(model, dtype), batch.lengths, dtype)
+        targets = fill_predicted(targets, trace.scores)
         result = cnn_relevance(
             model, trace, targets, float(eps), float(bias_factor), conv_rule, head_rule
         )
@@ -115,6 +119,7 @@ def run_cnn_lrp(
         relevance=result.word_relevance,
         relevance_per_dim=result.input_relevance,
         bias_relevance=result.absorbed,
+        scores=result.scores,
     )
 
 
@@ -123,6 +128,7 @@ def run_cnn_lrp(
     "LRP, ε-rule with bias factor δ = 0 (LSTM/GRU: signal-take-all product rule; CNN: "
     "winner-take-all max-pooling)",
     options=("eps", "bias_factor", "product_rule", *CNN_OPTIONS),
+    scores=True,
 )
 def lrp(model: torch.nn.Module, batch: EncodedBatch, targets: torch.Tensor, **options: Any):
     return run_lrp(model, batch, targets, **options)
@@ -132,6 +138,7 @@ def lrp(model: torch.nn.Module, batch: EncodedBatch, targets: torch.Tensor, **op
     "lrp_cons",
     "LRP with bias factor δ = 1: relevance is conserved exactly",
     options=("eps", "product_rule", *CNN_OPTIONS),
+    scores=True,
 )
 def lrp_cons(model: torch.nn.Module, batch: EncodedBatch, targets: torch.Tensor, **options: Any):
     return run_lrp(model, batch, targets, bias_factor=1.0, **options)

@@ -2,21 +2,19 @@
 
 Every sentence of the batch is copied once per word, the word is removed from its copy, and
 all copies go through the model as one batched forward pass (in chunks of at most
-:data:`CHUNK_COPIES` copies and :data:`CHUNK_ELEMENTS` input numbers, to bound memory: a
-document of 200,000 words goes one or two copies at a time; it takes as many forward passes
-as it has words).
+:func:`~textlrp.batching.rows_per_pass` copies, to bound memory and stay in cache).
 """
 
 from __future__ import annotations
 
 import torch
 
+from textlrp.batching import fill_predicted, rows_per_pass
 from textlrp.errors import InputError
 from textlrp.methods.base import EncodedBatch, MethodOutput, register
 from textlrp.models.precision import in_dtype
 
-CHUNK_COPIES = 8192  # occluded copies per forward pass
-CHUNK_ELEMENTS = 2**26  # input numbers (copies × steps × dims) per forward pass
+CHUNK_COPIES = 8192  # at most this many occluded copies per forward pass
 MODES = ("zero", "drop")
 
 
@@ -52,10 +50,11 @@ def _scores_with_occlusion(
         result = full[:, None, :].repeat(1, steps, 1)
         # One copy per real word: (sentence, position) pairs in row-major order.
         sentence, position = torch.nonzero(batch.mask.cpu(), as_tuple=True)
-        per_pass = max(1, min(CHUNK_COPIES, CHUNK_ELEMENTS // max(1, embedded[0].numel())))
-        for start in range(0, sentence.numel(), per_pass):
-            rows = sentence[start : start + per_pass]
-            where = position[start : start + per_pass]
+        # A forward pass keeps less than forward+backward: twice the copies of the budget.
+        copies = min(CHUNK_COPIES, 2 * rows_per_pass(model, steps, dtype))
+        for start in range(0, sentence.numel(), copies):
+            rows = sentence[start : start + copies]
+            where = position[start : start + copies]
             scores = _score_copies(model, embedded, lengths, rows, where, mode)
             result[rows.to(device), where.to(device)] = scores
     return full, result
@@ -107,6 +106,7 @@ def _target_differences(
     "occlusion_f",
     "Occlusion f-diff: drop of the target score when a word's embedding is zeroed",
     options=("mode",),
+    scores=True,
 )
 def occlusion_f(
     model: torch.nn.Module,
@@ -117,13 +117,16 @@ def occlusion_f(
     mode: str = "zero",
 ) -> MethodOutput:
     full, occluded = _scores_with_occlusion(model, batch, dtype, mode)
-    return MethodOutput(relevance=_target_differences(full, occluded, targets, batch.mask))
+    targets = fill_predicted(targets, full)
+    relevance = _target_differences(full, occluded, targets, batch.mask)
+    return MethodOutput(relevance=relevance, scores=full)
 
 
 @register(
     "occlusion_p",
     "Occlusion P-diff: drop of the target's softmax probability when a word is occluded",
     options=("mode",),
+    scores=True,
 )
 def occlusion_p(
     model: torch.nn.Module,
@@ -134,7 +137,8 @@ def occlusion_p(
     mode: str = "zero",
 ) -> MethodOutput:
     full, occluded = _scores_with_occlusion(model, batch, dtype, mode)
+    targets = fill_predicted(targets, full)
     probabilities = torch.softmax(full, dim=-1)
     occluded_probabilities = torch.softmax(occluded, dim=-1)
     relevance = _target_differences(probabilities, occluded_probabilities, targets, batch.mask)
-    return MethodOutput(relevance=relevance)
+    return MethodOutput(relevance=relevance, scores=full)
