@@ -12,7 +12,14 @@ from textlrp.api import explain, explain_vectors
 from textlrp.errors import DataError, InputError, ModelError, TextLRPError
 from textlrp.explanation import Explanation, ExplanationBatch, Explanations
 from textlrp.methods.base import available_methods
-from textlrp.models import LSTMClassifier, load_arras2017, load_model, wrap_model
+from textlrp.models import (
+    CNNClassifier,
+    CNNConfig,
+    LSTMClassifier,
+    load_arras2017,
+    load_model,
+    wrap_model,
+)
 
 __version__ = "0.1.0"
 
@@ -23,6 +30,8 @@ __all__ = [
     "load_model",
     "load_arras2017",
     "LSTMClassifier",
+    "CNNClassifier",
+    "CNNConfig",
     "wrap_model",
     "Explanation",
     "ExplanationBatch",

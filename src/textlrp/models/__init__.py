@@ -1,4 +1,4 @@
-"""Models: the (bi-)LSTM classifier, its vocabulary, the bundled SST model and importers."""
+"""Models: the (bi-)LSTM/GRU and CNN classifiers, the vocabulary, the bundled model, importers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from textlrp.errors import ModelError
 from textlrp.models.arras2017 import load_arras2017
+from textlrp.models.cnn import CNNClassifier, CNNConfig, read_model_file
 from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
 from textlrp.models.vocab import Vocabulary
 from textlrp.models.wrap import wrap_model
@@ -13,8 +14,11 @@ from textlrp.models.wrap import wrap_model
 BUNDLED_MODEL = Path(__file__).resolve().parent.parent / "assets" / "sst_bilstm.pt"
 
 
-def load_model(path: str | Path | None = None) -> LSTMClassifier:
-    """Load a saved model; without a path, the SST bi-LSTM bundled with the package."""
+def load_model(path: str | Path | None = None) -> LSTMClassifier | CNNClassifier:
+    """Load a saved model (recurrent or CNN); without a path, the bundled SST bi-LSTM.
+
+    The file's ``"family"`` key picks the class; files without it are recurrent models.
+    """
     if path is None:
         if not BUNDLED_MODEL.is_file():
             raise ModelError(
@@ -22,11 +26,22 @@ def load_model(path: str | Path | None = None) -> LSTMClassifier:
                 "model path (train one with `textlrp train sst`)"
             )
         path = BUNDLED_MODEL
+    payload = read_model_file(path)
+    family = payload.get("family", "recurrent")
+    if family == "cnn":
+        return CNNClassifier.from_payload(payload, str(path))
+    if family != "recurrent":
+        raise ModelError(
+            f"{path} holds a model of family '{family}', which this version of textlrp does "
+            "not know (it loads 'recurrent' and 'cnn'); upgrade textlrp"
+        )
     return LSTMClassifier.load(path)
 
 
 __all__ = [
     "BUNDLED_MODEL",
+    "CNNClassifier",
+    "CNNConfig",
     "ClassifierConfig",
     "LSTMClassifier",
     "Vocabulary",

@@ -154,6 +154,11 @@ class LSTMClassifier(nn.Module):
             ) from None
         if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
             raise ModelError(f"{path} is not a textlrp model file (written by LSTMClassifier.save)")
+        if payload.get("family", "recurrent") != "recurrent":
+            raise ModelError(
+                f"{path} holds a {payload['family']} model, not a recurrent one; "
+                "load it with textlrp.load_model"
+            )
         vocab = Vocabulary.from_list(payload["vocab"], lowercase=payload.get("lowercase", True))
         state_dict = {
             # version-1 files named the recurrent module "lstm"
