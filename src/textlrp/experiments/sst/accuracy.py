@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from textlrp.data.sst import load_sst
+from textlrp.experiments.document import Block, Para, Table
 from textlrp.experiments.sst.common import Context
-from textlrp.experiments.sst.document import Block, Para, Table
 from textlrp.training import evaluate
 
 NAME = "accuracy"

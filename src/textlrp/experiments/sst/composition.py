@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from textlrp.api import encode_batch, explain_batch
+from textlrp.experiments.document import Block, Heatmaps, HeatRow, Para, Table
 from textlrp.experiments.sst.common import DTYPE, Context, make_explanation
-from textlrp.experiments.sst.document import Block, Heatmaps, HeatRow, Para, Table
 from textlrp.experiments.sst.wordlists import AMPLIFIERS, NEGATIONS
 
 NAME = "composition"

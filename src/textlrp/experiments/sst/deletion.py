@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from textlrp.errors import DataError, InputError
+from textlrp.experiments.document import Block, Heading, Image, Para, Table
 from textlrp.experiments.sst.common import DTYPE, Context, method_specs, new_figure, save_figure
-from textlrp.experiments.sst.document import Block, Heading, Image, Para, Table
 
 NAME = "deletion"
 TITLE = "Word deletion (2017 Fig. 3, 2019 Table 3)"

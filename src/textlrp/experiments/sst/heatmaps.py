@@ -15,8 +15,8 @@ import numpy as np
 
 from textlrp.api import encode_batch, explain_batch
 from textlrp.data.sst import load_sst, sst_phrases
+from textlrp.experiments.document import Block, Heading, Heatmaps, HeatRow, Para, Table
 from textlrp.experiments.sst.common import DTYPE, Context, make_explanation
-from textlrp.experiments.sst.document import Block, Heading, Heatmaps, HeatRow, Para, Table
 
 NAME = "heatmaps"
 TITLE = "Heatmaps of the papers' example sentences (2017 Fig. 1–2, 2019 Table 5)"

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from textlrp.experiments.document import Block, Image, Para, Table
 from textlrp.experiments.sst.common import (
     CLASS_COLORS,
     DTYPE,
@@ -27,7 +28,6 @@ from textlrp.experiments.sst.common import (
     new_figure,
     save_figure,
 )
-from textlrp.experiments.sst.document import Block, Image, Para, Table
 from textlrp.methods.base import EncodedBatch
 from textlrp.models.precision import in_dtype
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from textlrp.experiments.document import Block, Image, Para, Table
 from textlrp.experiments.sst.common import (
     CLASS_COLORS,
     DTYPE,
@@ -32,7 +33,6 @@ from textlrp.experiments.sst.common import (
     new_figure,
     save_figure,
 )
-from textlrp.experiments.sst.document import Block, Image, Para, Table
 
 NAME = "representations"
 TITLE = "Sentence representations Σ_t R_t ⊙ x_t (2019 Fig. 1)"

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from textlrp.experiments.document import Block, Para, Table
 from textlrp.experiments.sst.common import Context, method_specs
-from textlrp.experiments.sst.document import Block, Para, Table
 
 NAME = "top_words"
 TITLE = 'Most and least relevant words for "very positive" (2017 Table 1)'
