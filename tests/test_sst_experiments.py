@@ -13,10 +13,9 @@ import torch
 
 import textlrp
 from textlrp.api import encode_batch
+from textlrp.cli.main import main as textlrp_main
 from textlrp.data import SST_CLASS_NAMES
 from textlrp.experiments.cache import StageCache
-from textlrp.experiments.document import Heatmaps, HeatRow, Para, Table, to_html, to_markdown
-from textlrp.experiments.sst import cli
 from textlrp.experiments.sst.common import occlusion_relevance
 from textlrp.experiments.sst.composition import combinations, group_by_class, polarity_classes
 from textlrp.experiments.sst.deletion import (
@@ -316,7 +315,7 @@ def test_end_to_end_report_and_resume(tmp_path, capsys):
         "--quiet",
         "--no-download",
     ]
-    assert cli.main(argv) == 0
+    assert textlrp_main(["reproduce", "sst", *argv]) == 0
     report = (out / "report.md").read_text(encoding="utf-8")
     for title in (
         "Model accuracy",
@@ -345,12 +344,17 @@ def test_end_to_end_report_and_resume(tmp_path, capsys):
         curve = result["modes"][mode]["lrp"]["correct"]
         assert len(curve) == 6 and curve[0] == 100.0  # starts at 100% on correct sentences
     capsys.readouterr()
-    assert cli.main(argv) == 0  # the rerun loads every stage from the cache
+    assert (
+        textlrp_main(["reproduce", "sst", *argv]) == 0
+    )  # the rerun loads every stage from the cache
     err = capsys.readouterr().err
     assert err.count("from cache") == 7
 
 
 def test_cli_rejects_bad_settings_with_a_one_line_error(tmp_path, capsys):
-    assert cli.main(["--out", str(tmp_path / "o"), "--seeds", "0", "--quiet"]) == 2
+    assert (
+        textlrp_main(["reproduce", "sst", "--out", str(tmp_path / "o"), "--seeds", "0", "--quiet"])
+        == 2
+    )
     assert "--seeds" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -428,7 +428,10 @@ def test_run_toy_gives_up_after_max_runs(tmp_path):
 
 
 def test_cli_entry_point(tmp_path, capsys):
-    from textlrp.experiments.toy_cli import main
+    from textlrp.cli.main import main as textlrp_main
+
+    def main(argv):
+        return textlrp_main(["reproduce", "toy", *argv])
 
     argv = ["--models", "1", "--task", "sub", "--steps", "1", "--max-iter", "2"]
     argv += ["--accept-mse", "inf", "--out", str(tmp_path), "--quiet"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from textlrp.cli.train_sst import add_train_arguments, config_from_args, run_train
 from textlrp.data import SST_CLASS_NAMES, load_sst, sst_phrases
 from textlrp.models.lstm_classifier import LSTMClassifier
 from textlrp.training import (
@@ -21,7 +22,6 @@ from textlrp.training import (
     train_classifier,
     train_sst,
 )
-from textlrp.training.cli import add_train_arguments, config_from_args, run_train
 
 ASSET = Path(__file__).resolve().parents[1] / "src" / "textlrp" / "assets" / "sst_bilstm.pt"
 SHARED_SST = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst"

@@ -1,19 +1,15 @@
-"""Arguments and runner for ``textlrp reproduce sst``; the main CLI wires them in.
-
-Standalone: ``python -m textlrp.experiments.sst.cli --data-dir D --out DIR``.
-"""
+"""``textlrp reproduce sst``: the 2017/2019 papers' sentiment experiments."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from textlrp.errors import TextLRPError
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_arguments", "run"]
 
 DEFAULT_OUT = "results/sst"
 
@@ -106,12 +102,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: the same as ``textlrp reproduce sst ...``."""
-    from textlrp.cli.main import main as textlrp_main
-
-    return textlrp_main(["reproduce", "sst", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sst", help="the 2017/2019 papers' sentiment experiments on the bundled model"
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)

@@ -1,16 +1,11 @@
-"""Arguments and runner for ``textlrp reproduce toy``; the main CLI wires these in.
-
-Standalone use: ``python -m textlrp.experiments.toy_cli --models 5 --task both --out DIR``.
-"""
+"""``textlrp reproduce toy``: the 2019 paper's addition/subtraction task."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
-import sys
-from collections.abc import Sequence
 
-__all__ = ["add_arguments", "run", "main"]
+__all__ = ["add_arguments", "run"]
 
 DEFAULT_MODELS = 3
 DEFAULT_OUT = "out/toy"
@@ -101,12 +96,9 @@ def _describe(args: argparse.Namespace) -> list[str]:
     return parts
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: the same as ``textlrp reproduce toy ...``."""
-    from textlrp.cli.main import main as textlrp_main
-
-    return textlrp_main(["reproduce", "toy", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "toy", help="the 2019 paper's addition/subtraction task with known ground truth"
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)

@@ -1,18 +1,13 @@
-"""Arguments and runner for ``textlrp train sst``; the main CLI wires these into a subcommand.
-
-Standalone use: ``python -m textlrp.training.cli --data-dir D --out PATH``.
-"""
+"""``textlrp train sst``: train the papers' bi-LSTM on the SST."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-from collections.abc import Sequence
 
 from textlrp.training.sst import TrainConfig
 
-__all__ = ["add_train_arguments", "config_from_args", "run_train", "main"]
+__all__ = ["add_train_arguments", "config_from_args", "run_train"]
 
 DEFAULT_OUT = "runs/sst_bilstm.pt"
 
@@ -93,12 +88,7 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point: the same as ``textlrp train sst ...``."""
-    from textlrp.cli.main import main as textlrp_main
-
-    return textlrp_main(["train", "sst", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("sst", help="train the papers' bi-LSTM on the SST")
+    add_train_arguments(parser)
+    parser.set_defaults(handler=run_train)

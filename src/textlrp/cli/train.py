@@ -1,0 +1,13 @@
+"""``textlrp train TASK``: one module per task."""
+
+from __future__ import annotations
+
+import argparse
+
+from textlrp.cli.common import register_group
+
+TASKS = ("textlrp.cli.train_sst",)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    register_group(subparsers, "train", "train a model (`textlrp train sst`)", "tasks", TASKS)
