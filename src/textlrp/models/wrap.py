@@ -2,8 +2,10 @@
 
 A model made of ``nn.Embedding`` -> ``nn.LSTM``/``nn.GRU`` -> (optional head of ``nn.Linear``,
 ``nn.ReLU``, ``nn.Dropout``) -> ``nn.Linear`` is copied, weights unchanged, into an
-:class:`LSTMClassifier`, which every method of textlrp explains. Anything else is refused with
-an error naming the module that is not supported.
+:class:`LSTMClassifier`, which every method of textlrp explains; one made of ``nn.Embedding``
+-> ``nn.Conv1d`` (one or several widths, ReLU, max-pooling over time) -> the same head into a
+:class:`~textlrp.models.cnn.CNNClassifier` (see :mod:`textlrp.models.cnn_wrap`). Anything else
+is refused with an error naming the module that is not supported.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import torch
 from torch import nn
 
 from textlrp.errors import ModelError
+from textlrp.models.cnn import CNNClassifier
+from textlrp.models.cnn_wrap import is_convolutional, wrap_cnn
 from textlrp.models.lstm_classifier import ClassifierConfig, LSTMClassifier, check_finite_weights
 from textlrp.models.vocab import PAD, UNK, Vocabulary
 
@@ -22,20 +26,27 @@ HEAD_LAYERS = (nn.Linear, nn.ReLU, nn.Dropout, nn.Identity)
 
 def wrap_model(
     embedding: nn.Embedding,
-    rnn: nn.LSTM | nn.GRU,
+    rnn: nn.LSTM | nn.GRU | nn.Conv1d | Sequence[nn.Module],
     output: nn.Module,
     vocab: Vocabulary | Sequence[str],
     class_names: Sequence[str],
-    readout: str = "last",
-) -> LSTMClassifier:
+    readout: str | None = None,
+) -> LSTMClassifier | CNNClassifier:
     """An explainable copy of a user's embedding -> RNN -> head -> output model.
 
     ``output`` is the final ``nn.Linear`` or an ``nn.Sequential`` of Linear/ReLU/Dropout layers
     ending in one. ``vocab`` is a :class:`Vocabulary` or the list of words whose positions are
     the embedding rows (padding and unknown-word rows are then added as zeros). ``readout``
     says what the model feeds the head: ``"last"`` (final state of each direction, forward
-    first), ``"max"`` or ``"mean"`` (pooling of the top layer's outputs over time).
+    first, the default), ``"max"`` or ``"mean"`` (pooling of the top layer's outputs over time).
+
+    For a CNN, ``rnn`` is one ``nn.Conv1d`` or a list of them (one per filter width), each
+    optionally as ``nn.Sequential(Conv1d, ReLU, AdaptiveMaxPool1d(1))``; see
+    :func:`textlrp.models.cnn_wrap.wrap_cnn`.
     """
+    if is_convolutional(rnn):
+        return wrap_cnn(embedding, rnn, output, vocab, class_names, readout)
+    readout = readout or "last"
     if not isinstance(embedding, nn.Embedding):
         raise ModelError(
             f"unsupported embedding module {type(embedding).__name__}; "
@@ -44,7 +55,7 @@ def wrap_model(
     if type(rnn) not in (nn.LSTM, nn.GRU):
         raise ModelError(
             f"unsupported recurrent module {type(rnn).__name__}; "
-            "textlrp explains nn.LSTM and nn.GRU"
+            "textlrp explains nn.LSTM, nn.GRU and nn.Conv1d (CNN) encoders"
         )
     if getattr(rnn, "proj_size", 0):
         raise ModelError("nn.LSTM with proj_size > 0 is not supported")
