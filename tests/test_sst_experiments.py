@@ -16,6 +16,7 @@ from textlrp.api import encode_batch
 from textlrp.cli.main import main as textlrp_main
 from textlrp.data import SST_CLASS_NAMES
 from textlrp.experiments.cache import StageCache
+from textlrp.experiments.document import Heatmaps, HeatRow, Para, Table, to_html, to_markdown
 from textlrp.experiments.sst.common import occlusion_relevance
 from textlrp.experiments.sst.composition import combinations, group_by_class, polarity_classes
 from textlrp.experiments.sst.deletion import (
