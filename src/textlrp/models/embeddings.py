@@ -84,21 +84,21 @@ def train_word2vec(
     if not corpus:
         raise DataError("word2vec needs at least one non-empty document")
     model = Word2Vec(
-        sentences=corpus,
         vector_size=settings.dim,
         window=settings.window,
         min_count=settings.min_count,
-        epochs=settings.epochs,
         negative=settings.negative,
         sg=settings.sg,
         seed=settings.seed,
         workers=settings.workers,
     )
+    model.build_vocab(corpus)
     if len(model.wv) == 0:
         raise DataError(
             f"no word occurs {settings.min_count} times in the word2vec corpus; "
             "lower min_count or give more text"
         )
+    model.train(corpus, total_examples=len(corpus), epochs=settings.epochs)
     return model.wv
 
 
@@ -137,22 +137,47 @@ def _load_any(KeyedVectors, path: Path):  # noqa: N803 - the gensim class
     name = path.name.lower()
     if name.endswith(".kv") or name.endswith(".model"):
         return KeyedVectors.load(str(path))
-    binary = name.endswith(".bin") or name.endswith(".bin.gz")
-    if binary:
+    if name.endswith(".bin") or name.endswith(".bin.gz"):
         return KeyedVectors.load_word2vec_format(str(path), binary=True)
-    if _has_word2vec_header(path):
-        return KeyedVectors.load_word2vec_format(str(path), binary=False)
-    return KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=True)
+    return _read_text_vectors(KeyedVectors, path)
 
 
-def _has_word2vec_header(path: Path) -> bool:
-    """True when the first line is ``<count> <dim>`` (word2vec text), not a vector (GloVe)."""
+def _read_text_vectors(KeyedVectors, path: Path):  # noqa: N803 - the gensim class
+    """word2vec text (``<count> <dim>`` header) or GloVe text (no header), every row checked.
+
+    gensim pads or mis-reads ragged rows silently, so the rows are parsed here: the dimension
+    comes from the header or the first row, and a row with another number of values is an
+    error naming its line. Words may contain spaces (GloVe 840B): the last ``dim`` fields are
+    the vector.
+    """
     import gzip
 
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-        first = handle.readline().split()
-    return len(first) == 2 and all(part.isdigit() for part in first)
+    words: list[str] = []
+    rows: list[np.ndarray] = []
+    dim = None
+    with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
+        for number, line in enumerate(handle, start=1):
+            parts = line.rstrip("\n").rstrip(" ").split(" ")
+            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                dim = int(parts[1])
+                continue
+            if parts == [""]:
+                continue
+            if dim is None:
+                dim = len(parts) - 1
+            if dim < 1 or len(parts) < dim + 1:
+                raise ValueError(f"line {number} has {len(parts) - 1} values, expected {dim}")
+            try:
+                rows.append(np.asarray(parts[-dim:], dtype=np.float32))
+            except ValueError as exc:
+                raise ValueError(f"line {number} has a value that is not a number") from exc
+            words.append(" ".join(parts[:-dim]))
+    if dim is None or not rows:
+        raise ValueError("no vectors found")
+    vectors = KeyedVectors(vector_size=dim)
+    vectors.add_vectors(words, np.stack(rows))
+    return vectors
 
 
 def build_vocabulary(documents: Iterable[Sequence[str]], min_count: int = 2) -> Vocabulary:
