@@ -38,8 +38,8 @@ class Settings:
     train: NewsTrainConfig = dataclasses.field(default_factory=NewsTrainConfig)
     remove: tuple[str, ...] = DEFAULT_REMOVE
     per_class: int | None = None  # cap on documents per class and split (smoke runs)
-    deletion_docs: int = 2000  # test documents sampled (stratified) for word deletion
-    deletion_steps: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20)
+    deletion_docs: int = 1000  # test documents sampled (stratified) for word deletion
+    deletion_steps: tuple[int, ...] = (0, 1, 2, 3, 5, 7, 10, 15, 20)
     random_orders: int = 5
     min_deletion_length: int = 20  # documents need at least max(deletion_steps) words
     knn_k: tuple[int, ...] = (1, 5, 10, 20)

@@ -104,6 +104,10 @@ def compute(ctx: Context) -> dict[str, Any]:
             for order in orders:
                 curve = []
                 for k in steps:
+                    if k == 0:  # nothing deleted: the initial split by definition
+                        curve.append([1.0, 0.0])
+                        bar.update(1)
+                        continue
                     deleted = [o[:k] for o in order]
                     predicted = cnn_scores_after(ctx, index, deleted, mode).argmax(1)
                     hit = predicted == labels
@@ -133,6 +137,9 @@ def compute(ctx: Context) -> dict[str, Any]:
         for order in orders:
             curve = []
             for k in steps:
+                if k == 0:
+                    curve.append([1.0, 0.0])
+                    continue
                 kept = [[w for j, w in enumerate(doc) if j not in set(o[:k].tolist())]
                         for doc, o in zip(docs, order, strict=True)]
                 hit = ctx.svm.predict(kept) == labels
