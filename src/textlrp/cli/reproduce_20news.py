@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from textlrp.models.embeddings import require_news_extra
+
+    require_news_extra()
     import torch
 
     from textlrp.experiments.newsgroups.common import Settings

@@ -86,6 +86,9 @@ def removed_parts(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from textlrp.models.embeddings import require_news_extra
+
+    require_news_extra()
     import numpy as np
 
     from textlrp.data.newsgroups import load_newsgroups, tokenize_post

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from gensim.models import KeyedVectors
 
 __all__ = [
+    "require_news_extra",
     "EmbeddingStats",
     "Word2VecSettings",
     "build_vocabulary",
@@ -39,6 +40,21 @@ __all__ = [
     "load_word_vectors",
     "train_word2vec",
 ]
+
+
+def require_news_extra() -> None:
+    """Fail with the install command when the ``textlrp[news]`` libraries are missing."""
+    missing = []
+    for module in ("gensim", "sklearn"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise InputError(
+            f"20 Newsgroups needs {' and '.join(missing)}: install the extra with "
+            "`pip install 'textlrp[news]'`"
+        )
 
 
 def _gensim():

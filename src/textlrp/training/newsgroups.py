@@ -92,6 +92,9 @@ def dev_split(labels: Sequence[int], fraction: float, seed: int) -> tuple[np.nda
     The dev part holds ``fraction`` of the posts but at least one per class; on tiny sets where
     a class has a single post the split is not stratified.
     """
+    from textlrp.models.embeddings import require_news_extra
+
+    require_news_extra()
     from sklearn.model_selection import train_test_split
 
     labels = np.asarray(labels)

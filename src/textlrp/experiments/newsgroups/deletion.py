@@ -23,7 +23,7 @@ from textlrp.experiments.figures import new_figure, save_figure
 from textlrp.experiments.newsgroups.common import CNN_METHODS, Context, stratified_sample
 
 NAME = "deletion"
-TITLE = "Word deletion (2016 paper, Fig. 3)"
+TITLE = "Word deletion (2016 paper)"
 MODES = ("zero", "drop")
 CNN_KEYS = ("lrp", "gradient", "gradient_x_input", "occlusion")
 LABELS = {key: spec.label for key, spec in CNN_METHODS.items()} | {
@@ -165,10 +165,11 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
             "the initially wrong ones (higher is better)."
         ),
         Para(
-            "**Paper.** The 2016 paper reports (Fig. 3) that deleting words by LRP relevance "
-            "destroys the accuracy on correct posts faster than by SA or at random, and that "
-            "deleting the most negative LRP words of wrong posts repairs them faster; SA, whose "
-            "relevance is unsigned, cannot do the latter."
+            "**Paper.** Only the 2016 paper's summary is available to us: it compares LRP with "
+            "SA by this word-deletion experiment and reports that the experiment supports LRP; "
+            "the 2017 paper adds that its SST deletion results (LRP ahead of SA and random on "
+            "both post sets) lead to similar conclusions as the CNN's. We have no numbers of the "
+            "paper to put beside ours."
         ),
     ]
     figure = new_figure(11, 7)

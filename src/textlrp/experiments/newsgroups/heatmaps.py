@@ -65,8 +65,9 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
     folder.mkdir(exist_ok=True)
     blocks: list[Block] = [
         Para(
-            "**Paper.** The 2016 paper shows LRP and SA heatmaps of test posts: LRP marks words "
-            "for (red) and against (blue) the class, SA (squared gradient) is never negative. "
+            "**Paper.** The 2016 paper visualises LRP and SA relevance on test posts (its "
+            "figures are not available to us). LRP marks words for (red) and against (blue) the "
+            "class; SA (squared gradient) is never negative. "
             "**Ours.** One correctly classified post per class; all rows explain the true class. "
             "G×I is the gradient times the embedding (signed); *SVM exact* is the bag-of-words "
             "SVM's exact decomposition (word weight × TF-IDF value, split over the word's "

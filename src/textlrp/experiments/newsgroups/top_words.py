@@ -55,8 +55,9 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
     ]
     return [
         Para(
-            "**Paper.** The 2016 paper lists the words with the highest LRP relevance pooled "
-            "over the test documents of a class. **Ours.** Summed relevance for the true class "
+            "**Paper.** The 2016 paper's summary mentions \"various visualizations\" of which "
+            "words are relevant; these lists are ours in that spirit. **Ours.** Summed relevance "
+            "for the true class "
             f"over that class's test posts; words in ≥ {ctx.settings.min_word_docs} of them."
         ),
         Table(["class", "CNN LRP", "SVM exact"], rows),

@@ -26,7 +26,7 @@ from textlrp.experiments.figures import new_figure, save_figure
 from textlrp.experiments.newsgroups.common import Context
 
 NAME = "vectors"
-TITLE = "Document vectors: relevance-weighted word sums (2016 Fig. 4; 2017 explanatory power)"
+TITLE = "Document vectors: relevance-weighted word sums, PCA and k-NN separability"
 REPS = ("lrp", "gradient", "gradient_x_input", "svm", "tfidf", "uniform")
 LABELS = {"lrp": "CNN LRP", "gradient": "CNN SA", "gradient_x_input": "CNN G×I",
           "svm": "SVM exact", "tfidf": "TF-IDF", "uniform": "uniform average"}
@@ -126,10 +126,11 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
     path = save_figure(figure, ctx.out / "vectors_pca.png", ctx.settings.dpi)
     return [
         Para(
-            "**Paper.** The 2016 paper projects relevance-weighted document vectors (LRP, SA) "
-            "and the plain word2vec average on their first two principal components and finds "
-            "the LRP vectors separate the classes best; the 2017 follow-up measures this with "
-            "k-nearest-neighbour accuracy. **Ours.** "
+            "**Paper.** The 2016 paper's summary reports a PCA analysis of document vectors "
+            "Σ_t R_t x_t (relevance-weighted word embeddings) in support of LRP; the 2017 "
+            "follow-up turns the idea into a number (k-nearest-neighbour accuracy, "
+            "\"explanatory power\"). We have no numbers of the paper to put beside ours. "
+            "**Ours.** "
             f"{result['docs']} test posts with ≥ {MIN_LENGTH} tokens; "
             f"{result['folds']}-fold cross-validated kNN accuracy (%), cosine distance; PCA "
             f"scatter of {min(PLOT_POINTS, result['docs'])} posts, coloured by true class."
