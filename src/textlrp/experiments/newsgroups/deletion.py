@@ -51,13 +51,18 @@ def deletion_orders(relevance: np.ndarray, length: int, increasing: bool) -> np.
     return np.argsort(values if increasing else -values, kind="stable")
 
 
+def without(items: list, positions: np.ndarray) -> list:
+    """``items`` with the given positions removed."""
+    gone = set(positions.tolist())
+    return [item for j, item in enumerate(items) if j not in gone]
+
+
 def cnn_scores_after(ctx: Context, index: np.ndarray, deleted: list[np.ndarray], mode: str):
     """CNN scores (B, C) of posts ``index`` with the positions ``deleted[i]`` deleted."""
     model = ctx.model
     rows = [ctx.test_rows[i] for i in index]
     if mode == "drop":
-        rows = [[w for j, w in enumerate(row) if j not in set(d.tolist())]
-                for row, d in zip(rows, deleted, strict=True)]
+        rows = [without(row, d) for row, d in zip(rows, deleted, strict=True)]
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     scores = np.zeros((len(rows), model.num_classes), dtype=np.float32)
     size = ctx.settings.batch_size
@@ -140,8 +145,7 @@ def compute(ctx: Context) -> dict[str, Any]:
                 if k == 0:
                     curve.append([1.0, 0.0])
                     continue
-                kept = [[w for j, w in enumerate(doc) if j not in set(o[:k].tolist())]
-                        for doc, o in zip(docs, order, strict=True)]
+                kept = [without(doc, o[:k]) for doc, o in zip(docs, order, strict=True)]
                 hit = ctx.svm.predict(kept) == labels
                 curve.append([float(hit[svm_correct].mean()) if svm_correct.any() else 0.0,
                               float(hit[~svm_correct].mean()) if (~svm_correct).any() else 0.0])
