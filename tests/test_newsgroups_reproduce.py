@@ -86,9 +86,30 @@ def test_smoke_reproduction_writes_every_stage_and_resumes(tmp_path):
             curve = np.array(deletion["cnn"][mode][key])
             assert curve.shape == (len(deletion["steps"]), 2)
             assert curve[0, 0] == 1.0 and curve[0, 1] == 0.0  # k = 0: the initial split
-    # the CNN learns the fixture's class words far above chance (1/20)
+    # predicted-class relevance reuses the true-class rows where they agree: same numbers
+    reused = again.relevance("lrp", "predicted")
+    direct = again._compute("lrp", again.targets_of("predicted"))
+    np.testing.assert_allclose(reused, direct, rtol=1e-5, atol=1e-6)
+    # the SVM learns the fixture's class words far above chance (1/20)
     accuracy = json.loads(next((out / "cache").glob("accuracy-*.json")).read_text())
     assert accuracy["rows"][1]["accuracy"] > 0.5  # the SVM on the same tokens
+
+
+def test_knn_accuracies_match_scikit_learn():
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from textlrp.experiments.newsgroups.vectors import knn_accuracies
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(4), 15)
+    vectors = rng.normal(size=(60, 5)) + labels[:, None] * 0.7
+    splitter = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+    ours = knn_accuracies(vectors, labels, (1, 4, 7), splitter)
+    for k in (1, 4, 7):
+        reference = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
+        expected = cross_val_score(reference, vectors, labels, cv=splitter).mean()
+        assert ours[str(k)] == pytest.approx(expected)
 
 
 def test_cli_train_and_reproduce_errors(tmp_path, capsys):

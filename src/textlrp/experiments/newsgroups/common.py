@@ -284,18 +284,37 @@ class Context:
             "svm_c": self.settings.svm_c,
         }
         return self.cache.arrays(
-            f"relevance_{key}", settings, lambda: {"r": self._compute(key, target)}
+            f"relevance_{key}", settings, lambda: {"r": self._compute_reusing(key, targets, target)}
         )["r"]
 
-    def _compute(self, key: str, targets: np.ndarray) -> np.ndarray:
+    def _compute_reusing(self, key: str, targets: str, target: np.ndarray) -> np.ndarray:
+        """For predicted targets, rows whose prediction is the true class are the true-class
+        rows already computed (the same explanation); only the others are explained anew."""
+        if targets != "predicted":
+            return self._compute(key, target)
+        true = self.relevance(key, "true")
+        labels = self.test_labels
+        differing = np.flatnonzero(target != labels)
+        out = true.copy()
+        if len(differing):
+            fresh = self._compute(key, target, differing)
+            out[differing] = fresh[differing]
+        return out
+
+    def _compute(
+        self, key: str, targets: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Relevance (B, T) for ``targets``, computed for ``rows`` (default all; others 0)."""
         steps = max(int(self.test_lengths.max()), 1)
         out = np.zeros((len(self.test_docs), steps), dtype=np.float32)
+        rows = np.arange(len(self.test_docs)) if rows is None else np.asarray(rows)
         if key == "svm":
-            for i, e in enumerate(self.svm.explain(self.test_docs, targets)):
+            chosen = [self.test_docs[i] for i in rows]
+            for i, e in zip(rows, self.svm.explain(chosen, targets[rows]), strict=True):
                 out[i, : len(e.tokens)] = e.relevance
             return out
         spec = CNN_METHODS[key]
-        order = np.argsort(self.test_lengths, kind="stable")
+        order = rows[np.argsort(self.test_lengths[rows], kind="stable")]
         size = self.settings.batch_size
         bar = self.bar(len(order), f"relevance {spec.label}")
         for start in range(0, len(order), size):

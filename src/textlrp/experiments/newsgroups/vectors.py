@@ -69,10 +69,29 @@ def document_vectors(ctx: Context, index: np.ndarray) -> dict[str, np.ndarray]:
     return vectors
 
 
+def knn_accuracies(vectors: np.ndarray, labels: np.ndarray, ks, splitter) -> dict[str, float]:
+    """Cross-validated accuracy of k-NN (cosine, majority vote, ties to the smaller label) for
+    every k, from one neighbour search per fold (the same votes as scikit-learn's
+    ``KNeighborsClassifier`` with uniform weights)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    ks = list(ks)
+    hits = {k: [] for k in ks}
+    classes = int(labels.max()) + 1
+    for train, test in splitter.split(vectors, labels):
+        search = NearestNeighbors(n_neighbors=min(max(ks), len(train)), metric="cosine",
+                                  algorithm="brute").fit(vectors[train])
+        neighbours = labels[train][search.kneighbors(vectors[test], return_distance=False)]
+        for k in ks:
+            votes = np.zeros((len(test), classes), dtype=np.int64)
+            np.add.at(votes, (np.arange(len(test))[:, None], neighbours[:, :k]), 1)
+            hits[k].append(float((votes.argmax(1) == labels[test]).mean()))
+    return {str(k): float(np.mean(hits[k])) for k in ks}
+
+
 def compute(ctx: Context) -> dict[str, Any]:
     from sklearn.decomposition import PCA
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.model_selection import StratifiedKFold
 
     s = ctx.settings
     index = np.flatnonzero(ctx.test_lengths >= MIN_LENGTH)
@@ -86,11 +105,7 @@ def compute(ctx: Context) -> dict[str, Any]:
     pca: dict[str, list[list[float]]] = {}
     explained: dict[str, list[float]] = {}
     for key in REPS:
-        knn[key] = {}
-        for k in s.knn_k:
-            classifier = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
-            scores = cross_val_score(classifier, vectors[key], labels, cv=splitter)
-            knn[key][str(k)] = float(scores.mean())
+        knn[key] = knn_accuracies(vectors[key], labels, s.knn_k, splitter)
         projection = PCA(n_components=2, random_state=s.seed).fit(vectors[key])
         pca[key] = np.round(projection.transform(vectors[key][shown]), 4).tolist()
         explained[key] = projection.explained_variance_ratio_.round(4).tolist()
