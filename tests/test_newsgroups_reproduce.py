@@ -137,3 +137,25 @@ def test_cli_train_and_reproduce_errors(tmp_path, capsys):
                            "--out", str(tmp_path / "x.pt"), "--quiet"])
     err = capsys.readouterr().err
     assert status == 2 and "3-dimensional" in err and "--embedding-dim 3" in err
+
+
+def test_one_gradient_pass_gives_the_registered_sa_and_gxi(tmp_path):
+    import torch
+
+    import textlrp
+    from textlrp.experiments.newsgroups.common import encode_rows, gradient_relevance
+    from textlrp.models.cnn import CNNClassifier, CNNConfig
+    from textlrp.models.vocab import Vocabulary
+
+    torch.manual_seed(0)
+    vocab = Vocabulary([f"w{i}" for i in range(9)])
+    model = CNNClassifier(vocab, ["a", "b"], CNNConfig(embedding_dim=4, num_filters=3)).eval()
+    docs = [["w1", "w2", "w3", "w4"], ["w5"], ["w6", "w7", "w8"]]
+    batch = encode_rows(model, docs, [vocab.encode(d) for d in docs])
+    pair = gradient_relevance(model, batch, np.array([0, 1, 1]))
+    for key in ("gradient", "gradient_x_input"):
+        expected = textlrp.explain(model, docs, method=key, target=[0, 1, 1])
+        for row, explanation in zip(pair[key], expected, strict=True):
+            n = len(explanation.tokens)
+            np.testing.assert_allclose(row[:n], explanation.relevance.numpy(), rtol=1e-5,
+                                       atol=1e-7)

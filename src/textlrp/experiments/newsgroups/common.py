@@ -91,6 +91,10 @@ class Context:
     progress: bool = True
     model_path: Path | None = None
     embeddings_path: Path | None = None
+    # SA and G×I come from one backward pass; the one not asked for waits here for its turn
+    gradient_memo: dict[tuple[str, str], dict[str, np.ndarray]] = dataclasses.field(
+        default_factory=dict, repr=False
+    )
 
     def log(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -175,7 +179,7 @@ class Context:
         self.log(f"[word2vec] training {dim}-d vectors on {len(fit)} documents…")
         vectors = train_word2vec([self.train_docs[i] for i in fit], cfg.word2vec())
         tmp = path.with_suffix(".tmp.kv")
-        vectors.save(str(tmp))
+        vectors.save(str(tmp), separately=[])  # one file, so the rename moves it all
         os.replace(tmp, path)
         return vectors
 
@@ -266,26 +270,39 @@ class Context:
             return self.test_scores.argmax(1)
         raise ValueError(targets)
 
-    def relevance(self, key: str, targets: str) -> np.ndarray:
+    def relevance(self, key: str, targets: str, rows: np.ndarray | None = None) -> np.ndarray:
         """Relevance (B, T) of every test document for ``targets``; padded with zeros.
 
         ``key``: a CNN method of :data:`CNN_METHODS` or ``svm`` (the exact SVM explanation;
-        ``predicted`` then means the SVM's prediction).
+        ``predicted`` then means the SVM's prediction). With ``rows``, only those documents are
+        needed: the array of all documents is used when cached, else only the rows are
+        computed (the others stay zero) and cached under their own key.
         """
         if key == "svm":
             target = self.test_labels if targets == "true" else self.svm_scores.argmax(1)
         else:
             target = self.targets_of(targets)
-        settings = {
+        settings = self._relevance_settings(key, target)
+        if rows is not None and not (
+            self.cache.enabled and self.cache.path(f"relevance_{key}", settings, "npz").is_file()
+        ):
+            rows = np.sort(np.asarray(rows))
+            subset = settings | {"rows": text_digest(str(r) for r in rows.tolist())}
+            return self.cache.arrays(
+                f"relevance_{key}_rows", subset, lambda: {"r": self._compute(key, target, rows)}
+            )["r"]
+        return self.cache.arrays(
+            f"relevance_{key}", settings, lambda: {"r": self._compute_reusing(key, targets, target)}
+        )["r"]
+
+    def _relevance_settings(self, key: str, target: np.ndarray) -> dict[str, Any]:
+        return {
             "key": key,
             "targets": text_digest(str(t) for t in target.tolist()),
             "docs": self.docs_key,
             "model": self.model_settings() if self.model_path is None else str(self.model_path),
             "svm_c": self.settings.svm_c,
         }
-        return self.cache.arrays(
-            f"relevance_{key}", settings, lambda: {"r": self._compute_reusing(key, targets, target)}
-        )["r"]
 
     def _compute_reusing(self, key: str, targets: str, target: np.ndarray) -> np.ndarray:
         """For predicted targets, rows whose prediction is the true class are the true-class
@@ -314,6 +331,12 @@ class Context:
                 out[i, : len(e.tokens)] = e.relevance
             return out
         spec = CNN_METHODS[key]
+        gradient_keys = ("gradient", "gradient_x_input")
+        memo = (text_digest(str(t) for t in targets.tolist()),
+                text_digest(str(r) for r in rows.tolist()))
+        if key in gradient_keys and memo in self.gradient_memo:
+            return self.gradient_memo.pop(memo)[key]
+        both = {k: out.copy() for k in gradient_keys}
         order = rows[np.argsort(self.test_lengths[rows], kind="stable")]
         size = self.settings.batch_size
         bar = self.bar(len(order), f"relevance {spec.label}")
@@ -322,6 +345,11 @@ class Context:
             batch = self.encoded(index)
             if key == "occlusion":
                 relevance = occlusion_f(self.model, batch, targets[index])
+            elif key in gradient_keys:
+                pair = gradient_relevance(self.model, batch, targets[index])
+                for k in gradient_keys:
+                    both[k][index, : pair[k].shape[1]] = pair[k]
+                relevance = pair[key]
             else:
                 explained = explain_batch(
                     self.model, batch, spec.method, [int(t) for t in targets[index]],
@@ -331,6 +359,9 @@ class Context:
             out[index, : relevance.shape[1]] = relevance
             bar.update(len(index))
         bar.close()
+        if key in gradient_keys:
+            other = gradient_keys[1 - gradient_keys.index(key)]
+            self.gradient_memo[memo] = {other: both[other]}
         return out
 
     def embeddings_of(self, index: np.ndarray) -> np.ndarray:
@@ -412,6 +443,22 @@ def occlusion_f(model: CNNClassifier, batch: EncodedBatch, targets: np.ndarray) 
     chosen = torch.as_tensor(targets, dtype=torch.long)
     diff = full[rows, chosen][:, None] - occluded[rows, :, chosen]
     return (diff * batch.mask).cpu().numpy()
+
+
+def gradient_relevance(
+    model: CNNClassifier, batch: EncodedBatch, targets: np.ndarray
+) -> dict[str, np.ndarray]:
+    """SA (Σ_i (∂f/∂x_ti)²) and G×I (Σ_i x_ti ∂f/∂x_ti) of a batch from one backward pass, as
+    the registered ``gradient`` and ``gradient_x_input`` methods define them."""
+    from textlrp.methods.builtin.gradient import target_gradient
+
+    inputs, gradient = target_gradient(
+        model, batch, torch.as_tensor(targets, dtype=torch.long), DTYPE
+    )
+    return {
+        "gradient": (gradient**2).sum(-1).detach().cpu().numpy(),
+        "gradient_x_input": (inputs * gradient).sum(-1).detach().cpu().numpy(),
+    }
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:

@@ -93,7 +93,7 @@ def compute(ctx: Context) -> dict[str, Any]:
     result: dict[str, Any] = {"steps": steps, "docs": int(len(index)), "cnn": {}, "svm": {}}
 
     cnn_correct = ctx.test_scores[index].argmax(1) == labels
-    relevance = {key: ctx.relevance(key, "true")[index] for key in CNN_KEYS}
+    relevance = {key: ctx.relevance(key, "true", rows=index)[index] for key in CNN_KEYS}
     cnn_orders: dict[str, list[list[np.ndarray]]] = {}
     for key in CNN_KEYS:
         cnn_orders[key] = [[
@@ -131,7 +131,7 @@ def compute(ctx: Context) -> dict[str, Any]:
     # the bag-of-words SVM: deleting = removing the word from the bag
     docs = [ctx.test_docs[i] for i in index]
     svm_correct = ctx.svm_scores[index].argmax(1) == labels
-    svm_relevance = ctx.relevance("svm", "true")[index]
+    svm_relevance = ctx.relevance("svm", "true", rows=index)[index]
     svm_orders = {
         "svm": [[deletion_orders(svm_relevance[b], int(lengths[b]),
                                  increasing=not svm_correct[b]) for b in range(len(index))]],
