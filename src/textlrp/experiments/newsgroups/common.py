@@ -39,6 +39,7 @@ class Settings:
     remove: tuple[str, ...] = DEFAULT_REMOVE
     per_class: int | None = None  # cap on documents per class and split (smoke runs)
     deletion_docs: int = 1000  # test documents sampled (stratified) for word deletion
+    vector_docs: int = 2000  # test documents sampled (stratified) for document vectors
     deletion_steps: tuple[int, ...] = (0, 1, 2, 3, 5, 7, 10, 15, 20)
     random_orders: int = 5
     min_deletion_length: int = 20  # documents need at least max(deletion_steps) words
@@ -289,7 +290,9 @@ class Context:
             rows = np.sort(np.asarray(rows))
             subset = settings | {"rows": text_digest(str(r) for r in rows.tolist())}
             return self.cache.arrays(
-                f"relevance_{key}_rows", subset, lambda: {"r": self._compute(key, target, rows)}
+                f"relevance_{key}_rows",
+                subset,
+                lambda: {"r": self._compute_reusing(key, targets, target, rows)},
             )["r"]
         return self.cache.arrays(
             f"relevance_{key}", settings, lambda: {"r": self._compute_reusing(key, targets, target)}
@@ -304,15 +307,19 @@ class Context:
             "svm_c": self.settings.svm_c,
         }
 
-    def _compute_reusing(self, key: str, targets: str, target: np.ndarray) -> np.ndarray:
+    def _compute_reusing(
+        self, key: str, targets: str, target: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """For predicted targets, rows whose prediction is the true class are the true-class
-        rows already computed (the same explanation); only the others are explained anew."""
+        rows (the same explanation, cached or computed once); only the others are explained
+        anew. ``rows``: the documents needed (default all)."""
         if targets != "predicted":
-            return self._compute(key, target)
-        true = self.relevance(key, "true")
-        labels = self.test_labels
-        differing = np.flatnonzero(target != labels)
-        out = true.copy()
+            return self._compute(key, target, rows)
+        true = self.relevance(key, "true", rows)
+        needed = np.arange(len(self.test_docs)) if rows is None else rows
+        differing = needed[target[needed] != self.test_labels[needed]]
+        out = np.zeros_like(true)
+        out[needed] = true[needed]
         if len(differing):
             fresh = self._compute(key, target, differing)
             out[differing] = fresh[differing]

@@ -32,16 +32,18 @@ def compute(ctx: Context) -> dict[str, Any]:
     rng = np.random.default_rng(ctx.settings.seed)
     predicted = ctx.test_scores.argmax(1)
     probabilities = softmax(ctx.test_scores)
-    relevance = {key: ctx.relevance(key, "true") for key in METHODS}
-    examples = []
+    chosen = []
     for label in range(len(ctx.class_names)):
         pool = np.flatnonzero(
             (ctx.test_labels == label) & (predicted == label)
             & (ctx.test_lengths >= low) & (ctx.test_lengths <= high)
         )
-        if len(pool) == 0:
-            continue
-        i = int(rng.choice(pool))
+        if len(pool):
+            chosen.append((label, int(rng.choice(pool))))
+    rows = np.array([i for _, i in chosen], dtype=np.int64)
+    relevance = {key: ctx.relevance(key, "true", rows=rows) for key in METHODS}
+    examples = []
+    for label, i in chosen:
         n = int(ctx.test_lengths[i])
         examples.append({
             "index": i,

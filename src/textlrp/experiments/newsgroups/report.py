@@ -102,7 +102,8 @@ def ours(settings: Settings) -> list[str]:
         f"Word deletion: a stratified sample of {settings.deletion_docs} test posts with ≥ "
         f"{settings.min_deletion_length} tokens; steps {list(settings.deletion_steps)}; random "
         f"= mean of {settings.random_orders} orders; both zero-embedding and drop deletion.",
-        "Document vectors: word2vec vectors weighted by relevance for the predicted class, "
+        f"Document vectors: a stratified sample of {settings.vector_docs} test posts with ≥ 10 "
+        "tokens; word2vec vectors weighted by relevance for the predicted class, "
         f"L2-normalised; kNN accuracy (cosine, {settings.knn_folds}-fold CV, k in "
         f"{list(settings.knn_k)}) as the separability number.",
         "The bag-of-words SVM (TF-IDF with sublinear tf, words in ≥ 2 posts, LinearSVC C = "
@@ -158,6 +159,7 @@ def smoke_settings(per_class: int = 12) -> Settings:
                               patience=1, batch_size=16, threads=1),
         per_class=per_class,
         deletion_docs=60,
+        vector_docs=200,
         deletion_steps=(0, 1, 2, 5),
         random_orders=2,
         min_deletion_length=5,

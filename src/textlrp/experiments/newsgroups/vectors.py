@@ -23,7 +23,7 @@ import numpy as np
 
 from textlrp.experiments.document import Block, Image, Para, Table
 from textlrp.experiments.figures import new_figure, save_figure
-from textlrp.experiments.newsgroups.common import Context
+from textlrp.experiments.newsgroups.common import Context, stratified_sample
 
 NAME = "vectors"
 TITLE = "Document vectors: relevance-weighted word sums, PCA and k-NN separability"
@@ -37,6 +37,7 @@ PLOT_POINTS = 2000
 def settings(ctx: Context) -> dict[str, Any]:
     s = ctx.settings
     return {"docs": ctx.docs_key, "k": s.knn_k, "folds": s.knn_folds, "seed": s.seed,
+            "n": s.vector_docs,
             "model": ctx.model_settings() if ctx.model_path is None else str(ctx.model_path),
             "w2v": ctx.word2vec_settings(), "svm_c": s.svm_c}
 
@@ -46,8 +47,8 @@ def document_vectors(ctx: Context, index: np.ndarray) -> dict[str, np.ndarray]:
 
     matrix, _ = embedding_matrix(ctx.model.vocab, ctx.vectors, seed=ctx.settings.seed)
     weights: dict[str, np.ndarray] = {
-        key: ctx.relevance(key, "predicted")[index] for key in ("lrp", "gradient",
-                                                              "gradient_x_input", "svm")
+        key: ctx.relevance(key, "predicted", rows=index)[index]
+        for key in ("lrp", "gradient", "gradient_x_input", "svm")
     }
     steps = weights["lrp"].shape[1]
     idf = np.zeros((len(index), steps), dtype=np.float32)
@@ -94,7 +95,8 @@ def compute(ctx: Context) -> dict[str, Any]:
     from sklearn.model_selection import StratifiedKFold
 
     s = ctx.settings
-    index = np.flatnonzero(ctx.test_lengths >= MIN_LENGTH)
+    eligible = np.flatnonzero(ctx.test_lengths >= MIN_LENGTH)
+    index = stratified_sample(ctx.test_labels, eligible, s.vector_docs, s.seed)
     labels = ctx.test_labels[index]
     vectors = document_vectors(ctx, index)
     folds = min(s.knn_folds, int(np.bincount(labels).min()))
@@ -146,7 +148,8 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
             "follow-up turns the idea into a number (k-nearest-neighbour accuracy, "
             "\"explanatory power\"). We have no numbers of the paper to put beside ours. "
             "**Ours.** "
-            f"{result['docs']} test posts with ≥ {MIN_LENGTH} tokens; "
+            f"{result['docs']} test posts (stratified sample of those with ≥ {MIN_LENGTH} "
+            "tokens); "
             f"{result['folds']}-fold cross-validated kNN accuracy (%), cosine distance; PCA "
             f"scatter of {min(PLOT_POINTS, result['docs'])} posts, coloured by true class."
         ),
