@@ -116,8 +116,9 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
                 f"({100 * stats.get('coverage', 0):.1f} % with a vector from "
                 f"{training['embeddings']}), best dev accuracy "
                 f"{100 * training['dev_accuracy']:.2f} % after epoch {training['best_epoch']} of "
-                f"{len(training['epochs'])}; training took {training['train_seconds']:.0f} s "
-                f"(word2vec {training.get('word2vec_seconds', 0):.0f} s before it, when trained)."
+                f"{len(training['epochs'])}; training took {training['train_seconds']:.0f} s. "
+                "The stage's time also covers reading the data, word2vec (when not cached) and "
+                "the scikit-learn baselines."
             )
         )
         blocks.append(
