@@ -175,6 +175,12 @@ def section(result: dict[str, Any], ctx: Context) -> list[Block]:
             "both post sets) lead to similar conclusions as the CNN's. We have no numbers of the "
             "paper to put beside ours."
         ),
+        Para(
+            "For this CNN (ReLU, max-pooling, linear output) LRP's ε-rule with δ = 0 gives "
+            "Gradient×Input up to the small stabiliser ε, a known identity for such networks, so "
+            "their curves nearly coincide; SA, being unsigned, cannot pick the words that speak "
+            "*against* the true class, and barely repairs the initially wrong posts."
+        ),
     ]
     figure = new_figure(11, 7)
     for row, mode in enumerate(("zero", "drop")):
