@@ -124,7 +124,7 @@ class Context:
     def train_labels(self) -> np.ndarray:
         return self._splits["train"][1]
 
-    @property
+    @cached_property
     def test_docs(self) -> list[list[str]]:
         """Test documents truncated to the training length (what every model sees)."""
         limit = self.settings.train.max_tokens
