@@ -15,7 +15,8 @@ import textlrp
 from textlrp.api import encode_batch
 from textlrp.cli.main import main as textlrp_main
 from textlrp.data import SST_CLASS_NAMES
-from textlrp.experiments.sst.cache import StageCache
+from textlrp.experiments.cache import StageCache
+from textlrp.experiments.document import Heatmaps, HeatRow, Para, Table, to_html, to_markdown
 from textlrp.experiments.sst.common import occlusion_relevance
 from textlrp.experiments.sst.composition import (
     combinations,
@@ -32,7 +33,6 @@ from textlrp.experiments.sst.deletion import (
     predictions_after,
     random_order,
 )
-from textlrp.experiments.sst.document import Heatmaps, HeatRow, Para, Table, to_html, to_markdown
 from textlrp.experiments.sst.position import (
     encoder_gradients,
     position_weights,

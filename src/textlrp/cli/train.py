@@ -6,8 +6,8 @@ import argparse
 
 from textlrp.cli.common import register_group
 
-TASKS = ("textlrp.cli.train_sst",)
+TASKS = ("textlrp.cli.train_sst", "textlrp.cli.train_20news")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    register_group(subparsers, "train", "train a model (`textlrp train sst`)", "tasks", TASKS)
+    register_group(subparsers, "train", "train a model (sst, 20news)", "tasks", TASKS)

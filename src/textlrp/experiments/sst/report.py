@@ -23,6 +23,8 @@ import torch
 
 from textlrp.data.sst import SST_SPLITS, find_sst_dir
 from textlrp.errors import InputError, ModelError
+from textlrp.experiments.cache import StageCache, file_digest
+from textlrp.experiments.document import Block, Heading, Para, Table, to_html, to_markdown
 from textlrp.experiments.sst import (
     accuracy,
     composition,
@@ -33,9 +35,7 @@ from textlrp.experiments.sst import (
     sections,
     top_words,
 )
-from textlrp.experiments.sst.cache import StageCache, file_digest
 from textlrp.experiments.sst.common import Context, Settings
-from textlrp.experiments.sst.document import Block, Heading, Para, Table, to_html, to_markdown
 from textlrp.models import BUNDLED_MODEL, load_model
 
 STAGES = (accuracy, heatmaps, top_words, deletion, position, composition, representations)

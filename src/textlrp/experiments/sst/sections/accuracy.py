@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from textlrp.experiments.document import Block, Para, Table
 from textlrp.experiments.sst.accuracy import (
     PAPER,
 )
 from textlrp.experiments.sst.common import Context
-from textlrp.experiments.sst.document import Block, Para, Table
 
 
 def _pct(value: float) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from textlrp.experiments.document import Block, Heatmaps, HeatRow, Para, Table
 from textlrp.experiments.sst.common import Context, make_explanation
 from textlrp.experiments.sst.composition import (
     MODIFIER_SHARE,
 )
-from textlrp.experiments.sst.document import Block, Heatmaps, HeatRow, Para, Table
 
 
 def _words(words: list[str]) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from textlrp.experiments.document import Block, Heading, Image, Para, Table
 from textlrp.experiments.sst.common import Context, method_specs, new_figure, save_figure
 from textlrp.experiments.sst.deletion import (
     CURVE_METHODS,
@@ -20,7 +21,6 @@ from textlrp.experiments.sst.deletion import (
     REPRODUCED_WITHIN,
     table3,
 )
-from textlrp.experiments.sst.document import Block, Heading, Image, Para, Table
 
 
 def _spearman(a: list[float], b: list[float]) -> float:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from textlrp.experiments.document import Block, Heading, Heatmaps, HeatRow, Para, Table
 from textlrp.experiments.sst.common import Context, make_explanation
-from textlrp.experiments.sst.document import Block, Heading, Heatmaps, HeatRow, Para, Table
 
 NOT_QUOTED = (
     "The papers print, with these heatmaps, the class their model predicted and the words it "

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from textlrp.experiments.document import Block, Image, Para, Table
 from textlrp.experiments.sst.common import (
     CLASS_COLORS,
     Context,
     new_figure,
     save_figure,
 )
-from textlrp.experiments.sst.document import Block, Image, Para, Table
 from textlrp.experiments.sst.representations import (
     PANELS,
     VARIANT_PANELS,

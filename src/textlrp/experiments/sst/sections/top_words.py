@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from textlrp.experiments.document import Block, Para, Table
 from textlrp.experiments.sst.common import Context
-from textlrp.experiments.sst.document import Block, Para, Table
 from textlrp.experiments.sst.top_words import (
     METHODS,
     extremes,
