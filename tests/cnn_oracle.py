@@ -72,7 +72,9 @@ def cnn_oracle(model, x, target, eps, delta, conv_rule="epsilon", head_rule="eps
             # ties up to rounding: τ = 2 n u (‖W_f‖ √H max_t ‖x_t‖ + |b_f|), n = H e + 1
             norm = np.sqrt((weight[f] ** 2).sum())
             tau = 2 * (dims * width + 1) * 2.0**-53 * (norm * np.sqrt(width) * scale + abs(bias[f]))
-            best = next(p for p, z in enumerate(values) if z >= max(values) - tau)
+            # spec §9.3: the winner maximises the activation a = max(0, z), first on ties
+            active = [max(z, 0.0) for z in values]
+            best = next(p for p, a in enumerate(active) if a >= max(active) - tau)
             best_z = values[best]
             features.append(max(best_z, 0.0))
             winners.append((weight[f], bias[f], width, best, best_z))

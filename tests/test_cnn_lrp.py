@@ -166,6 +166,24 @@ def test_ties_go_to_the_first_window():
     np.testing.assert_allclose(e.relevance.numpy(), [4.0, 2.0, 0.0], atol=1e-12)
 
 
+def test_a_dead_filter_sends_its_delta_share_to_the_first_window():
+    """spec §9.3: every z < 0, so every a = 0 ties and t* = 1 (window 0), not the largest z.
+
+    x = [(0,0), (1,0), (0,1)], bias −5: z_0 = 0 + 0 − 5 = −5, z_1 = 1 + 1 − 5 = −3 (the
+    largest z), both a = 0. s = 2·0 + 0.5 = 0.5. With δ = 1 and ε = 0, R_f = 0.5/1 · 0.5/0.5
+    = 0.5 reaches the filter; at window 0 (z = −5) every one of its four inputs is zero, so
+    each gets the bias share δ·(b/z)·R_f/N = (−5/−5)·0.5/4: words 0 and 1, never word 2.
+    """
+    model = _hand_model(bias=-5.0)
+    rows = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    e = _explain_vectors(model, rows, eps=0.0, bias_factor=1.0)
+    per_input = (-5.0 / -5.0) * 0.5 / 4
+    np.testing.assert_allclose(
+        e.relevance.numpy(), [2 * per_input, 2 * per_input, 0.0], rtol=1e-12, atol=1e-12
+    )
+    assert float(e.relevance.sum() + e.bias_relevance) == pytest.approx(0.5, abs=1e-12)
+
+
 @settings(max_examples=20, deadline=None)
 @given(
     seed=st.integers(0, 10_000),

@@ -95,16 +95,18 @@ def winning_windows(
     bias: torch.Tensor,
     scale: torch.Tensor,
 ) -> torch.Tensor:
-    """(B, F) the max-pool's winner: the first valid window within τ of the largest z.
+    """(B, F) the max-pool's winner: the first valid window within τ of the largest a = ReLU(z).
 
-    Only the document's own windows take part (padding never wins); windows whose z lie
-    within :func:`tie_tolerance` of the maximum count as tied, and the first of them wins, so
-    repeated n-grams pick the same window alone and inside any batch.
+    spec §9.3: t* = argmax_t a_{f,t}, the first on ties. Only the document's own windows take
+    part (padding never wins); windows whose activation lies within :func:`tie_tolerance` of
+    the maximum count as tied (rounding alone separates them), and the first of them wins, so
+    repeated n-grams pick the same window alone and inside any batch. A dead filter (every
+    z < 0, all a = 0) is a tie of all its windows: the first wins.
     """
     valid = torch.arange(z.shape[-1], device=z.device) < window_counts(lengths, width)[:, None]
-    z = z.masked_fill(~valid[:, None, :], float("-inf"))
-    threshold = z.amax(dim=-1) - tie_tolerance(weight, bias, scale, z.dtype)
-    return (z >= threshold[..., None]).to(torch.uint8).argmax(dim=-1)  # argmax: the first
+    a = z.clamp(min=0).masked_fill(~valid[:, None, :], float("-inf"))
+    threshold = a.amax(dim=-1) - tie_tolerance(weight, bias, scale, z.dtype)
+    return (a >= threshold[..., None]).to(torch.uint8).argmax(dim=-1)  # argmax: the first
 
 
 class CNNClassifier(nn.Module):
