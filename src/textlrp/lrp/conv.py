@@ -48,7 +48,7 @@ class ConvTrace:
     width: int
     weight: torch.Tensor  # (F, e, H) in the pass's dtype
     bias: torch.Tensor  # (F,) zeros for a convolution without bias
-    winners: torch.Tensor  # (B, F) long: first valid window within τ of the largest z
+    winners: torch.Tensor  # (B, F) long: first valid window within τ of the largest ReLU(z)
     winner_z: torch.Tensor  # (B, F) pre-activation z_{f,p*} at the winner
 
 
@@ -224,9 +224,14 @@ def conv_epsilon(
     stabilizer = signed_eps(z, eps)
     scaled = relevance / (z + stabilizer)  # (B, F)
     positions = _window_positions(conv)  # (B, F, H)
-    windows = _winning_inputs(trace, positions)  # (B, F, H, e)
-    weight = conv.weight.transpose(1, 2)[None]  # (1, F, H, e)
-    _scatter_windows(result, positions, windows * weight * scaled[:, :, None, None])
+    # Σ_f W_{f,i,t-p*_f} · scaled_f at every input position t: the transposed convolution of
+    # a map that holds scaled_f at each filter's winning window and 0 elsewhere (one pass the
+    # size of the forward convolution, instead of a (B, F, H, e) tensor of window products).
+    steps = trace.embedded.shape[1]
+    winners_map = scaled.new_zeros(scaled.shape[0], scaled.shape[1], steps - conv.width + 1)
+    winners_map.scatter_(2, conv.winners[..., None], scaled[..., None])
+    through_weights = torch.nn.functional.conv_transpose1d(winners_map, conv.weight)
+    result.add_(trace.embedded * through_weights.transpose(1, 2))
     share = (conv.bias[None, :] + stabilizer) * scaled  # (B, F)
     absorbed = (1.0 - bias_factor) * share.sum(-1)
     if bias_factor == 0.0:
