@@ -259,19 +259,24 @@ def run_in_chunks(
         chunk_targets = targets[index.to(targets.device)]
         outputs.append(function(model, chunk, chunk_targets, dtype=dtype, **options))
         indices.append(index)
-    order = torch.cat(indices)
     steps = batch.mask.shape[1]
 
     def merge(name: str, time_axis: bool) -> torch.Tensor | None:
+        """One tensor in the caller's order, each chunk written once into its rows."""
         parts = [getattr(output, name) for output in outputs]
         if any(part is None for part in parts):
             return None
-        if len(parts) == 1:
-            part = parts[0]
-            return unsort(pad_time(part, steps) if time_axis and part.dim() >= 2 else part, order)
-        if time_axis and parts[0].dim() >= 2:
-            parts = [pad_time(part, steps) for part in parts]
-        return unsort(torch.cat(parts), order)
+        first = parts[0]
+        padded = time_axis and first.dim() >= 2
+        shape = (batch.size, steps, *first.shape[2:]) if padded else (batch.size, *first.shape[1:])
+        merged = first.new_zeros(shape)
+        for index, part in zip(indices, parts, strict=True):
+            rows = index.to(merged.device)
+            if padded:
+                merged[rows, : part.shape[1]] = part
+            else:
+                merged[rows] = part
+        return merged
 
     fields = dataclasses.fields(outputs[0])
     return type(outputs[0])(
