@@ -17,12 +17,13 @@ import platform
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 
 from textlrp.data.sst import SST_SPLITS, find_sst_dir
-from textlrp.errors import InputError, ModelError
+from textlrp.errors import ModelError
 from textlrp.experiments.cache import StageCache, file_digest
 from textlrp.experiments.document import Block, Heading, Para, Table, to_html, to_markdown
 from textlrp.experiments.sst import (
@@ -36,6 +37,13 @@ from textlrp.experiments.sst import (
     top_words,
 )
 from textlrp.experiments.sst.common import Context, Settings
+from textlrp.experiments.stages import (
+    TIMING_HEADERS,
+    TIMING_NOTE,
+    run_stages,
+    stage_sections,
+    timing_rows,
+)
 from textlrp.models import BUNDLED_MODEL, load_model
 
 STAGES = (accuracy, heatmaps, top_words, deletion, position, composition, representations)
@@ -43,6 +51,17 @@ SECTIONS = {
     stage.NAME: importlib.import_module(f"{sections.__name__}.{stage.NAME}") for stage in STAGES
 }
 STAGE_NAMES = tuple(stage.NAME for stage in STAGES)
+# The shared stage runner takes one module-like object per stage with its report section.
+PIPELINE = tuple(
+    SimpleNamespace(
+        NAME=stage.NAME,
+        TITLE=stage.TITLE,
+        settings=stage.settings,
+        compute=stage.compute,
+        section=SECTIONS[stage.NAME].render,
+    )
+    for stage in STAGES
+)
 TITLE = "Reproducing the SST experiments of Arras et al. (2017, 2019) on textlrp's own model"
 
 
@@ -78,46 +97,9 @@ def run_report(ctx: Context, stages: tuple[str, ...] | list[str] = STAGE_NAMES) 
 
     Stages not chosen are included when their cached result exists. Returns report.md.
     """
-    unknown = sorted(set(stages) - set(STAGE_NAMES))
-    if unknown:
-        raise InputError(f"unknown stage(s) {', '.join(unknown)}; choose from {STAGE_NAMES}")
     started = time.perf_counter()
-    results: dict[str, dict[str, Any]] = {}
-    timing: dict[str, dict[str, Any]] = {}
-    for stage in STAGES:
-        settings = stage.settings(ctx)
-        if stage.NAME not in stages:
-            cached = ctx.cache.load_json(stage.NAME, settings)
-            if cached is not None:
-                results[stage.NAME] = cached
-                timing[stage.NAME] = {"cached": True, "run": 0.0}
-            continue
-        print(f"[{stage.NAME}] running…", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        value, cached = ctx.cache.json(stage.NAME, settings, lambda s=stage: _timed(s, ctx))
-        elapsed = time.perf_counter() - t0
-        results[stage.NAME] = value
-        timing[stage.NAME] = {"cached": cached, "run": elapsed}
-        note = f" (from cache; computed in {value['_seconds']:.1f} s)" if cached else ""
-        print(f"[{stage.NAME}] {elapsed:.1f} s{note}", file=sys.stderr, flush=True)
-
-    body: list[Block] = []
-    for stage in STAGES:
-        if stage.NAME not in results:
-            continue
-        t0 = time.perf_counter()
-        blocks = SECTIONS[stage.NAME].render(results[stage.NAME], ctx)
-        timing[stage.NAME]["render"] = time.perf_counter() - t0
-        info = timing[stage.NAME]
-        body.append(Heading(stage.TITLE, 2))
-        body.append(
-            Para(
-                f"*Stage `{stage.NAME}`: computed in {results[stage.NAME]['_seconds']:.1f} s"
-                + (" (loaded from the cache in this run)" if info["cached"] else "")
-                + f"; figures and tables drawn in {info['render']:.1f} s.*"
-            )
-        )
-        body += blocks
+    results, timing = run_stages(ctx, PIPELINE, stages)
+    body = stage_sections(ctx, PIPELINE, results, timing)
     total = time.perf_counter() - started
     print(f"[report] total {total:.1f} s", file=sys.stderr, flush=True)
     blocks = _header(ctx, results, timing, total) + body
@@ -127,34 +109,10 @@ def run_report(ctx: Context, stages: tuple[str, ...] | list[str] = STAGE_NAMES) 
     return report
 
 
-def _timed(stage, ctx: Context) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    value = stage.compute(ctx)
-    value["_seconds"] = time.perf_counter() - t0
-    return value
-
-
 def _header(
     ctx: Context, results: dict[str, Any], timing: dict[str, Any], total: float
 ) -> list[Block]:
-    rows = []
-    computed = 0.0
-    for stage in STAGES:
-        if stage.NAME not in results:
-            rows.append([stage.NAME, "not run", "–", "–"])
-            continue
-        seconds = results[stage.NAME]["_seconds"]
-        computed += seconds
-        info = timing[stage.NAME]
-        rows.append(
-            [
-                stage.NAME,
-                f"{seconds:.1f}",
-                "cache" if info["cached"] else "computed",
-                f"{info['run'] + info.get('render', 0.0):.1f}",
-            ]
-        )
-    rows.append(["**all stages**", f"{computed:.1f}", "", f"{total:.1f}"])
+    rows = timing_rows(STAGES, results, timing, total)
     try:
         model_name = str(ctx.model_path.relative_to(Path.cwd()))
     except ValueError:
@@ -188,11 +146,6 @@ def _header(
                 ],
             ],
         ),
-        Para(
-            "Stage times in seconds: *computed* is the stage's own computation when it was "
-            "computed (a stage also pays for any relevance arrays it is the first to need); "
-            "*this run* adds loading and drawing the figures. Times depend on the machine and on "
-            "what else runs on it."
-        ),
-        Table(["stage", "computed (s)", "this run", "this run (s)"], rows),
+        Para(TIMING_NOTE),
+        Table(TIMING_HEADERS, rows),
     ]
