@@ -21,9 +21,9 @@ from textlrp.batching import (
 from textlrp.errors import InputError
 from textlrp.explanation import Explanation, ExplanationBatch, Explanations
 from textlrp.methods.base import get_method
+from textlrp.models.persistence import check_finite_weights
 from textlrp.models.precision import _fingerprint as parameter_fingerprint
 from textlrp.models.precision import in_dtype
-from textlrp.models.recurrent import check_finite_weights
 
 # Re-exported: callers of the 0.1 API imported these from here.
 __all__ = [

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from textlrp.errors import ModelError
 from textlrp.models.arras2017 import load_arras2017
-from textlrp.models.cnn import CNNClassifier, CNNConfig, read_model_file
+from textlrp.models.cnn import CNNClassifier, CNNConfig
+from textlrp.models.persistence import read_model_file
 from textlrp.models.recurrent import (
     ClassifierConfig,
     LSTMClassifier,

@@ -26,11 +26,9 @@ import torch
 from torch import nn
 
 from textlrp.errors import InputError, ModelError
-from textlrp.models.recurrent import check_finite_weights
+from textlrp.models.persistence import read_model_file, restore_weights, write_model_file
 from textlrp.models.vocab import Vocabulary
 
-FILE_FORMAT = "textlrp-model"  # the same file format as the recurrent models
-FILE_VERSION = 2
 FAMILY = "cnn"
 
 
@@ -189,17 +187,7 @@ class CNNClassifier(nn.Module):
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> None:
         """Write architecture, vocabulary, class names and weights to one file."""
-        payload = {
-            "format": FILE_FORMAT,
-            "version": FILE_VERSION,
-            "family": FAMILY,
-            "config": dataclasses.asdict(self.config),
-            "vocab": self.vocab.to_list(),
-            "lowercase": self.vocab.lowercase,
-            "class_names": self.class_names,
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-        }
-        torch.save(payload, str(path))
+        write_model_file(self, path, FAMILY)
 
     @classmethod
     def load(cls, path: str | Path) -> CNNClassifier:
@@ -219,17 +207,7 @@ class CNNClassifier(nn.Module):
             model = cls(vocab, payload["class_names"], config)
         except (KeyError, TypeError, InputError) as exc:
             raise ModelError(f"{source} has a malformed CNN architecture record: {exc}") from None
-        state_dict = payload["state_dict"]
-        saved_dtype = state_dict.get("embedding.weight", torch.empty(0)).dtype
-        if saved_dtype.is_floating_point:
-            model = model.to(saved_dtype)  # keep the precision the weights were saved in
-        try:
-            model.load_state_dict(state_dict)
-        except RuntimeError as exc:
-            raise ModelError(f"weights in {source} do not fit its architecture: {exc}") from None
-        check_finite_weights(model, source=source)
-        model.eval()
-        return model
+        return restore_weights(model, payload["state_dict"], source)
 
 
 def padded_input(embedded: torch.Tensor, lengths: torch.Tensor, min_steps: int) -> torch.Tensor:
@@ -249,20 +227,3 @@ def padded_input(embedded: torch.Tensor, lengths: torch.Tensor, min_steps: int) 
     if steps < min_steps:
         x = torch.nn.functional.pad(x, (0, 0, 0, min_steps - steps))
     return x
-
-
-def read_model_file(path: str | Path) -> dict[str, Any]:
-    """The saved record of any textlrp model file; :class:`ModelError` with a hint otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file not found: {path} (give the path to a saved .pt model)")
-    try:
-        payload = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ModelError(
-            f"could not read model file {path}: {exc.__class__.__name__}; "
-            "expected a file written by a textlrp model's save() or `textlrp train`"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-        raise ModelError(f"{path} is not a textlrp model file (written by a model's save())")
-    return payload

@@ -15,7 +15,7 @@ from torch import nn
 
 from textlrp.errors import ModelError
 from textlrp.models.cnn import CNNClassifier, CNNConfig
-from textlrp.models.recurrent import check_finite_weights
+from textlrp.models.persistence import check_finite_weights
 from textlrp.models.vocab import Vocabulary
 
 # What may follow a Conv1d inside a user's per-width nn.Sequential (in this order).

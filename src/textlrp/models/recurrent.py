@@ -11,10 +11,15 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textlrp.errors import InputError, ModelError
+from textlrp.models.persistence import (  # noqa: F401 - check_finite_weights re-exported
+    check_finite_weights,
+    read_model_file,
+    restore_weights,
+    write_model_file,
+)
 from textlrp.models.vocab import Vocabulary
 
-FILE_FORMAT = "textlrp-model"
-FILE_VERSION = 2
+FAMILY = "recurrent"
 CELLS = ("lstm", "gru")
 READOUTS = ("last", "max", "mean")
 
@@ -129,35 +134,13 @@ class RecurrentClassifier(nn.Module):
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> None:
         """Write architecture, vocabulary, class names and weights to one file."""
-        payload = {
-            "format": FILE_FORMAT,
-            "version": FILE_VERSION,
-            "config": dataclasses.asdict(self.config),
-            "vocab": self.vocab.to_list(),
-            "lowercase": self.vocab.lowercase,
-            "class_names": self.class_names,
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-        }
-        torch.save(payload, str(path))
+        write_model_file(self, path, FAMILY)
 
     @classmethod
     def load(cls, path: str | Path) -> RecurrentClassifier:
         """Read a file written by :meth:`save`; raises :class:`ModelError` with a hint otherwise."""
-        path = Path(path)
-        if not path.is_file():
-            raise ModelError(f"model file not found: {path} (give the path to a saved .pt model)")
-        try:
-            payload = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-            raise ModelError(
-                f"could not read model file {path}: {exc.__class__.__name__}; "
-                "expected a file written by RecurrentClassifier.save or `textlrp train`"
-            ) from None
-        if not isinstance(payload, dict) or payload.get("format") != FILE_FORMAT:
-            raise ModelError(
-                f"{path} is not a textlrp model file (written by RecurrentClassifier.save)"
-            )
-        if payload.get("family", "recurrent") != "recurrent":
+        payload = read_model_file(path)
+        if payload.get("family", FAMILY) != FAMILY:
             raise ModelError(
                 f"{path} holds a {payload['family']} model, not a recurrent one; "
                 "load it with textlrp.load_model"
@@ -169,26 +152,7 @@ class RecurrentClassifier(nn.Module):
             for k, v in payload["state_dict"].items()
         }
         model = cls(vocab, payload["class_names"], ClassifierConfig(**payload["config"]))
-        saved_dtype = state_dict.get("embedding.weight", torch.empty(0)).dtype
-        if saved_dtype.is_floating_point:
-            model = model.to(saved_dtype)  # keep the precision the weights were saved in
-        try:
-            model.load_state_dict(state_dict)
-        except RuntimeError as exc:
-            raise ModelError(f"weights in {path} do not fit its architecture: {exc}") from None
-        check_finite_weights(model, source=str(path))
-        model.eval()
-        return model
-
-
-def check_finite_weights(model: nn.Module, source: str = "model") -> None:
-    """Raise :class:`ModelError` naming the first parameter holding NaN or inf."""
-    for name, param in model.named_parameters():
-        if not torch.isfinite(param).all():
-            raise ModelError(
-                f"{source}: parameter '{name}' contains NaN or inf values; "
-                "retrain or re-export the model"
-            )
+        return restore_weights(model, state_dict, str(path))
 
 
 # The 0.1 name, kept so that existing code and pickled references keep working.
