@@ -66,12 +66,14 @@ def main() -> None:
         fastest = min(t1 - t0, t3 - t2)
         ratios.append((t2 - t1) / fastest)
         print(f"forward {fastest:.2f} s  LRP {t2 - t1:.2f} s  ratio {ratios[-1]:.2f}")
-    t0 = time.perf_counter()
-    textlrp.explain(model, tokens, method="lrp")
-    t1 = time.perf_counter()
-    forward()
-    t2 = time.perf_counter()
-    print(f"explain() whole call {t1 - t0:.2f} s = {(t1 - t0) / (t2 - t1):.2f}x forward")
+    for per_dim in (True, False):
+        t0 = time.perf_counter()
+        textlrp.explain(model, tokens, method="lrp", per_dim=per_dim)
+        t1 = time.perf_counter()
+        forward()
+        t2 = time.perf_counter()
+        ratio = (t1 - t0) / (t2 - t1)
+        print(f"explain(per_dim={per_dim}) whole call {t1 - t0:.2f} s = {ratio:.2f}x forward")
     print(
         f"LRP / forward: min {min(ratios):.2f}, median {statistics.median(ratios):.2f} "
         "(target <= 3)"

@@ -223,3 +223,15 @@ def test_the_dtype_copy_is_made_once_and_refreshed_when_weights_change():
     fresh = in_dtype(model, torch.float64)
     assert fresh is not copy
     torch.testing.assert_close(fresh.output.weight, model.output.weight.double())
+
+
+@pytest.mark.parametrize("method", ["lrp", "gradient", "integrated_gradients"])
+def test_per_dim_false_drops_only_the_per_dimension_relevance(model, method):
+    texts = [["the", "movie", "was", "fun"], ["bad"]]
+    full = textlrp.explain(model, texts, method=method, dtype=torch.float64)
+    lean = textlrp.explain(model, texts, method=method, dtype=torch.float64, per_dim=False)
+    assert lean.batch.relevance_per_dim is None
+    for a, b in zip(full, lean, strict=True):
+        assert a.relevance_per_dim is not None and b.relevance_per_dim is None
+        torch.testing.assert_close(b.relevance, a.relevance, rtol=0, atol=0)
+        torch.testing.assert_close(b.scores, a.scores, rtol=0, atol=0)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -20,7 +21,7 @@ from textlrp.batching import (
 )
 from textlrp.errors import InputError
 from textlrp.explanation import Explanation, ExplanationBatch, Explanations
-from textlrp.methods.base import get_method
+from textlrp.methods.base import MethodOutput, get_method
 from textlrp.models.persistence import check_finite_weights
 from textlrp.models.precision import _fingerprint as parameter_fingerprint
 from textlrp.models.precision import in_dtype
@@ -49,6 +50,7 @@ def explain(
     *,
     dtype: torch.dtype | str = torch.float32,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    per_dim: bool = True,
     **options: Any,
 ) -> Explanations:
     """Explain the model's score for ``target`` on each text, all texts as padded batches.
@@ -57,13 +59,22 @@ def explain(
     of tokens. ``target`` is ``"predicted"``, a class index, a class name, or one such target
     per text. ``options`` go to the method (LRP: ``eps``, ``bias_factor``; ``product_rule`` for
     LSTM/GRU models; ``conv_rule``, ``head_rule``, ``composite`` for CNNs).
+    ``per_dim=False`` leaves out ``relevance_per_dim`` (texts × tokens × embedding dims),
+    which for long documents costs more than the explanation itself.
     Returns one :class:`Explanation` per text; ``result.batch`` holds the padded tensors.
     """
     tokens = [_tokens_of(text, i) for i, text in enumerate(_as_text_list(texts))]
     _check_call(model, method, batch_size, options)
     batch = encode_batch(model, tokens)
     return explain_batch(
-        model, batch, method, target, dtype=dtype, batch_size=batch_size, **options
+        model,
+        batch,
+        method,
+        target,
+        dtype=dtype,
+        batch_size=batch_size,
+        per_dim=per_dim,
+        **options,
     )
 
 
@@ -122,11 +133,17 @@ def explain_batch(
     *,
     dtype: torch.dtype | str,
     batch_size: int,
+    per_dim: bool = True,
     **options: Any,
 ) -> Explanations:
-    """Explain an already encoded batch (the shared back half of the ``explain`` functions)."""
+    """Explain an already encoded batch (the shared back half of the ``explain`` functions).
+
+    ``per_dim=False`` drops ``relevance_per_dim`` chunk by chunk: for long documents with wide
+    embeddings that (texts × tokens × dims) tensor costs more than the explanation itself.
+    """
     dtype = _resolve_dtype(dtype)
     info = get_method(method)
+    function = info.function if per_dim else _without_per_dim(info.function)
     _check_weights(model)
     # One eval-mode copy in ``dtype`` per call (none when the model already is one): the
     # caller's model is never switched between train and eval, nor converted.
@@ -135,7 +152,7 @@ def explain_batch(
     if info.scores:
         # The method's own forward pass gives the scores and the "predicted" targets.
         targets = resolve_targets(target, None, class_names, batch.size, batch.mask.device)
-        output = run_in_chunks(info.function, prepared, batch, targets, dtype, batch_size, options)
+        output = run_in_chunks(function, prepared, batch, targets, dtype, batch_size, options)
         scores = output.scores
         if not torch.isfinite(scores).all():
             raise InputError("the model produced NaN or inf scores; check the model's weights")
@@ -143,8 +160,17 @@ def explain_batch(
     else:
         scores = score_batch(prepared, batch, dtype, batch_size)
         targets = resolve_targets(target, scores, class_names)
-        output = run_in_chunks(info.function, prepared, batch, targets, dtype, batch_size, options)
+        output = run_in_chunks(function, prepared, batch, targets, dtype, batch_size, options)
     return _assemble(batch, output, scores, targets, model, method, options)
+
+
+def _without_per_dim(function: Callable[..., MethodOutput]) -> Callable[..., MethodOutput]:
+    """``function`` with its outputs' ``relevance_per_dim`` dropped as soon as it returns."""
+
+    def explain_chunk(*args: Any, **kwargs: Any) -> MethodOutput:
+        return dataclasses.replace(function(*args, **kwargs), relevance_per_dim=None)
+
+    return explain_chunk
 
 
 def _check_call(

@@ -233,6 +233,7 @@ class ChunkExplainer:
                     targets,
                     dtype=self.settings.dtype,
                     batch_size=len(rows),
+                    per_dim=False,  # the corpus schema stores word relevance only
                     **options,
                 )
                 docs = [bucket[i] for i in rows]

@@ -301,6 +301,7 @@ def evaluate_faithfulness(
                 targets,
                 dtype=torch_dtype,
                 batch_size=batch_size,
+                per_dim=False,  # the metrics read word relevance only
                 **options,
             )
         except InputError as exc:
@@ -325,6 +326,7 @@ def evaluate_faithfulness(
                 targets,
                 dtype=torch_dtype,
                 batch_size=batch_size,
+                per_dim=False,  # the metrics read word relevance only
                 **options,
             ).batch.relevance
             randomization_rho[name] = _rank_agreement(relevance, other, prepared)
