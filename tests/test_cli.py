@@ -170,3 +170,22 @@ def test_reproduce_toy_writes_its_table(tmp_path, capsys):
     table = (out / "toy.md").read_text()
     assert "LRP-all" in table and "99.995" in table  # our row beside the paper's
     assert json.loads((out / "toy.json").read_text())
+
+
+@pytest.mark.parametrize("command", [["explain", "a text"], ["explain-corpus", "in.txt"]])
+def test_explain_commands_take_the_same_lrp_options(command):
+    from textlrp.cli.common import lrp_options
+    from textlrp.cli.main import build_parser
+
+    flags = ["--eps", "0.01", "--bias-factor", "1", "--product-rule", "half"]
+    flags += ["--conv-rule", "zplus", "--head-rule", "epsilon", "--composite", "epsilon_plus"]
+    out = ["--out", "o.parquet"] if command[0] == "explain-corpus" else []
+    args = build_parser().parse_args([*command, *flags, *out])
+    assert lrp_options(args) == {
+        "eps": 0.01,
+        "bias_factor": 1.0,
+        "product_rule": "half",
+        "conv_rule": "zplus",
+        "head_rule": "epsilon",
+        "composite": "epsilon_plus",
+    }

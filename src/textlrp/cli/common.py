@@ -18,6 +18,40 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+LRP_OPTIONS = ("eps", "bias_factor", "product_rule", "conv_rule", "head_rule", "composite")
+
+
+def add_lrp_arguments(parser: argparse.ArgumentParser) -> None:
+    """The LRP options (``--eps`` ... ``--composite``); each goes to the methods that take it."""
+    parser.add_argument("--eps", type=float, help="LRP stabilizer ε (default 0.001)")
+    parser.add_argument("--bias-factor", type=float, help="LRP bias factor δ: 0 (default) or 1")
+    parser.add_argument(
+        "--product-rule",
+        choices=["all", "prop", "abs", "half"],
+        help="LRP rule for gate products of LSTM/GRU models (default: all)",
+    )
+    parser.add_argument(
+        "--conv-rule",
+        choices=["epsilon", "zplus"],
+        help="LRP rule for a CNN's convolutions (default: epsilon; see docs/cnn-rules.md)",
+    )
+    parser.add_argument(
+        "--head-rule",
+        choices=["epsilon", "zplus"],
+        help="LRP rule for a CNN's hidden head layers (default: epsilon)",
+    )
+    parser.add_argument(
+        "--composite",
+        choices=["epsilon", "epsilon_plus", "epsilon_plus_all"],
+        help="named set of CNN LRP rules (epsilon_plus: z⁺ on convolutions, ε on Linear layers)",
+    )
+
+
+def lrp_options(args: argparse.Namespace) -> dict[str, object]:
+    """The LRP options given on the command line (unset ones left to the method's default)."""
+    return {name: getattr(args, name) for name in LRP_OPTIONS if getattr(args, name) is not None}
+
+
 def add_color_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from textlrp.cli.common import (
     add_color_arguments,
+    add_lrp_arguments,
     add_model_arguments,
+    lrp_options,
     read_texts,
     write_outputs,
 )
@@ -35,28 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="predicted",
         help="'predicted', a class index or a class name (default: predicted)",
     )
-    parser.add_argument("--eps", type=float, help="LRP stabilizer ε (default 0.001)")
-    parser.add_argument("--bias-factor", type=float, help="LRP bias factor δ: 0 (default) or 1")
-    parser.add_argument(
-        "--product-rule",
-        choices=["all", "prop", "abs", "half"],
-        help="LRP rule for gate products of LSTM/GRU models (default: all)",
-    )
-    parser.add_argument(
-        "--conv-rule",
-        choices=["epsilon", "zplus"],
-        help="LRP rule for a CNN's convolutions (default: epsilon; see docs/cnn-rules.md)",
-    )
-    parser.add_argument(
-        "--head-rule",
-        choices=["epsilon", "zplus"],
-        help="LRP rule for a CNN's hidden head layers (default: epsilon)",
-    )
-    parser.add_argument(
-        "--composite",
-        choices=["epsilon", "epsilon_plus", "epsilon_plus_all"],
-        help="named set of CNN LRP rules (epsilon_plus: z⁺ on convolutions, ε on Linear layers)",
-    )
+    add_lrp_arguments(parser)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--html", type=Path, help="write a self-contained HTML heatmap here")
     parser.add_argument("--png", type=Path, help="write a PNG heatmap here")
@@ -65,22 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def method_options(args: argparse.Namespace) -> dict[str, object]:
-    options = {}
-    for name in ("eps", "bias_factor", "product_rule", "conv_rule", "head_rule", "composite"):
-        value = getattr(args, name)
-        if value is not None:
-            options[name] = value
-    return options
-
-
 def run(args: argparse.Namespace) -> int:
     import textlrp
     from textlrp.viz import render_terminal, render_terminal_rows
 
     texts = read_texts(args)
     model = textlrp.load_model(args.model)
-    options = method_options(args)
+    options = lrp_options(args)
     if args.method == "all":
         per_method = explain_with_every_method(model, texts, args.target, args.dtype, options)
         rows = list(zip(*per_method.values(), strict=True))

@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from textlrp.cli.common import add_corpus_input_arguments, corpus_input
+from textlrp.cli.common import (
+    add_corpus_input_arguments,
+    add_lrp_arguments,
+    corpus_input,
+    lrp_options,
+)
 
 
 def register(subparsers) -> None:
@@ -33,9 +38,7 @@ def register(subparsers) -> None:
         help="target(s), comma-separated: predicted, label, all, a class name "
         "or index (default: predicted)",
     )
-    parser.add_argument("--eps", type=float, help="LRP stabilizer ε")
-    parser.add_argument("--bias-factor", type=float, help="LRP bias factor δ: 0 or 1")
-    parser.add_argument("--product-rule", choices=["all", "prop", "abs", "half"])
+    add_lrp_arguments(parser)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument(
         "--batch-size", type=int, default=128, help="documents per padded batch (default: 128)"
@@ -65,11 +68,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from textlrp.corpus import explain_corpus
 
-    options = {
-        name: getattr(args, name)
-        for name in ("eps", "bias_factor", "product_rule")
-        if getattr(args, name) is not None
-    }
+    options = lrp_options(args)
     summary = explain_corpus(
         corpus_input(args),
         args.out,
